@@ -1,0 +1,206 @@
+"""The model: state pytree, the daily step (vegetation -> soil), and a year as `lax.scan`.
+
+One configuration (`ModelConfig`) selects the soil model (CASA or MIMICS) and the nitrogen
+cycle; the vegetation code is shared. All cells are independent: every array is (n,) or
+(n, k) and the same code runs vectorised on CPU, on an accelerator, or split across workers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .physics import casa_soil as cs  # noqa: E402
+from .physics import vegetation as veg  # noqa: E402
+from .physics.environment import TK0, avgsoil  # noqa: E402
+
+# Daily/annual diagnostics of the CASA output file, in the reference's order.
+CASA_FLUX_VARS = ("cresp", "cnpp", "cgpp", "cLitInptMet", "cLitInptStruc", "cpassInpt",
+                  "nLitInptMet", "nLitInptStruc", "nMinDep", "nMinFix", "nMinUptake",
+                  "nMinLeach", "nMinLoss", "nLitMineralization", "nSoilMineralization",
+                  "nSoilImmob", "nNetMineralization")
+CASA_POOL_VARS = ("cleaf", "nleaf", "cwood", "nwood", "cfroot", "nfroot", "clitmetb", "nlitmetb",
+                  "clitstr", "nlitstr", "clitcwd", "nlitcwd", "csoilmic", "nsoilmic",
+                  "csoilslow", "nsoilslow", "csoilpass", "nsoilpass", "tairC", "tsoilC",
+                  "thetaLiq", "fT", "fW", "nMineral")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Static choices of a run.
+
+    soil: "casa" or "mimics"; nitrogen: C+N (True) or C-only (False).
+    Reference quirks are reproduced by default; `fix_*` options switch on corrections.
+    """
+
+    soil: str = "casa"
+    nitrogen: bool = True
+
+    def __post_init__(self):
+        if self.soil not in ("casa", "mimics"):
+            raise ValueError(f"soil model must be 'casa' or 'mimics', not {self.soil!r}")
+
+    @property
+    def icycle(self) -> int:
+        return 2 if self.nitrogen else 1
+
+
+class State(NamedTuple):
+    """Prognostic state (per cell; plant parts leaf/wood/froot, litter metb/str/cwd, SOM
+    mic/slow/pass on the last axis). C in gC m-2, N in gN m-2."""
+
+    cplant: jax.Array      # (n, 3)
+    nplant: jax.Array      # (n, 3)
+    pleaf: jax.Array       # (n,) leaf P stub that sets growth efficiency (quirk Q3), gP m-2
+    clabile: jax.Array     # (n,)
+    clitter: jax.Array     # (n, 3)
+    nlitter: jax.Array     # (n, 3)
+    csoil: jax.Array       # (n, 3)
+    nsoil: jax.Array       # (n, 3)
+    nsoilmin: jax.Array    # (n,) mineral N
+    glai: jax.Array        # (n,) leaf area index, m2 m-2
+    phase: jax.Array       # (n,) int phenological phase 0-3
+    cnppan: jax.Array      # (n,) previous year's NPP, gC m-2 yr-1 (MIMICS turnover); <= -99: unset
+
+
+def to_jax(p: dict) -> dict:
+    return {k: jnp.asarray(v) for k, v in p.items()}
+
+
+def day_step(state: State, met: dict, p: dict, cfg: ModelConfig, npp_scalar=1.0):
+    """One day (casa.md §2.2). `met`: cgpp, tairk, ndep (n,), tsoil, moist, frznmoist (6, n),
+    iday (scalar day of year). Returns (new state, dict of daily diagnostics)."""
+    act = p["active"]
+    n_on = cfg.nitrogen
+    cgpp = jnp.where(act, met["cgpp"], 0.0)
+    tairk = met["tairk"]
+    phase = veg.phenology(state.phase, met["iday"], p["doyphase_4"], p["pft"])
+    tsoilavg, moistavg, frznavg, btran = avgsoil(p["froot"], met["tsoil"], met["moist"],
+                                                 met["frznmoist"], p["sfc"], p["swilt"])
+    rp = veg.rplant(cgpp, tairk, tsoilavg, state.cplant, state.nplant, state.clabile, state.pleaf, p)
+    cnpp = rp["cnpp"] * npp_scalar
+    fcalloc = veg.allocation(phase, state.glai, cnpp, rp["rm"], p)
+    xcold, xdry, xkleaf = veg.xrateplant(tairk, btran, phase, p)
+    cexud = jnp.where(act & (cgpp > 0.0), jnp.maximum(0.0, p["fracRootExud"] * cgpp), 0.0)
+    cgpp = cgpp - cexud
+    kpl = veg.kplant(xcold, xdry, xkleaf, state.glai, p)
+    ln = veg.litter_lignin_n(state.cplant, state.nplant, p)
+    fmet = jnp.where(act[:, None], veg.metabolic_fraction(ln), 0.0)
+    if n_on:
+        cnpp, fracclab = veg.xnp(cnpp, cgpp, fcalloc, kpl, state.cplant, state.nplant,
+                                 state.nsoilmin, p)
+    else:
+        fracclab = jnp.zeros_like(cnpp)
+    xklitter, xksoil, theta, f_t, f_w = cs.xratesoil(tsoilavg, moistavg, p)
+    klit, ksoil = cs.decay_rates(xklitter, xksoil, p)
+    zero = jnp.zeros_like(cgpp)
+    if n_on:
+        ncnew = cs.ncsoil_new(state.nsoilmin, p)
+        xkn = veg.xkn_limiting(state.nsoilmin, p)
+        tot_lit = state.clitter[:, 0] + state.clitter[:, 1] + state.clitter[:, 2]
+        xkn = jnp.where(act & (tot_lit > p["maxlitter"]), 1.0, xkn)
+        klit = klit * xkn[:, None]
+        nup, fracnalloc = veg.nuptake(cnpp, fcalloc, kpl, state.cplant, state.nplant,
+                                      state.nsoilmin, xkn, p)
+    else:
+        nup, fracnalloc = zero, jnp.zeros_like(fcalloc)
+    dp = veg.delplant(cnpp, cgpp, fcalloc, fracclab, rp["clabloss"], kpl, state.cplant, fmet, cexud, p)
+    flux_c_lit = jnp.stack([dp["cleaf2met"] + dp["croot2met"], dp["cleaf2str"] + dp["croot2str"],
+                            dp["cwood2cwd"]], -1)
+    ds = cs.delsoil(klit, ksoil, state.clitter, state.csoil, flux_c_lit, p)
+    if n_on:
+        dn = veg.delplant_n(kpl, state.nplant, fracnalloc, nup, dp["cleaf2str"], dp["croot2str"], p)
+        dsn = cs.delsoil_n(klit, ksoil, state.nlitter, state.nsoil, state.nsoilmin,
+                           ds["fluxctosoil"], dn["fluxntolitter"], ncnew, met["ndep"], nup, tsoilavg, p)
+    # --- pool update and clamps (casa.md §4.6)
+    a1 = act[:, None]
+    cplant = jnp.where(a1, state.cplant + dp["dcplant"], state.cplant)
+    clabile = jnp.where(act, state.clabile + dp["dclabile"], state.clabile)
+    if n_on:
+        upd = act & (cplant[:, 0] > 0.0)
+        nplant = jnp.where(upd[:, None], state.nplant + dn["dnplant"], state.nplant)
+    else:
+        nplant = state.nplant
+    glai = jnp.where(act, jnp.minimum(p["glaimax"], jnp.maximum(p["glaimin"], p["sla"] * cplant[:, 0])), 0.0)
+    clitter = jnp.where(a1, state.clitter + ds["dclitter"], state.clitter)
+    csoil = jnp.where(a1, state.csoil + ds["dcsoil"], state.csoil)
+    if n_on:
+        nlitter = jnp.where(a1, state.nlitter + dsn["dnlitter"], state.nlitter)
+        nsoil = jnp.where(a1, state.nsoil + dsn["dnsoil"], state.nsoil)
+        nsoilmin = jnp.where(act, state.nsoilmin + dsn["dnsoilmin"], state.nsoilmin)
+    else:
+        nlitter, nsoil, nsoilmin = state.nlitter, state.nsoil, state.nsoilmin
+
+    def clamp(x):
+        return jnp.where(a1, jnp.maximum(x, 0.0), x)
+
+    cplant, clitter, csoil = clamp(cplant), clamp(clitter), clamp(csoil)
+    if n_on:
+        nplant, nlitter, nsoil = clamp(nplant), clamp(nlitter), clamp(nsoil)
+    # leaf P stub and C-only plant N (casa_pdummy / casa_ndummy, quirk Q3)
+    pleaf = nplant[:, 0] / p["ratioNPleaf"]
+    if not n_on:
+        nplant = cplant * p["ratioNCplant_3"]
+    new = State(cplant=cplant, nplant=nplant, pleaf=pleaf, clabile=clabile, clitter=clitter,
+                nlitter=nlitter, csoil=csoil, nsoil=nsoil, nsoilmin=nsoilmin, glai=glai,
+                phase=phase, cnppan=state.cnppan)
+    nf = dsn if n_on else {k: zero for k in ("nlittermin", "nsmin", "nsimm", "nsnet", "nminloss", "nminleach")}
+    nlit_met = (dn["nleaf2met"] + dn["nroot2met"]) if n_on else zero
+    nlit_str = (dn["nleaf2str"] + dn["nroot2str"] + klit[:, 2] * state.nlitter[:, 2]) if n_on else zero
+    out = dict(
+        cresp=ds["crsoil"], cnpp=cnpp, cgpp=cgpp,
+        cleaf=cplant[:, 0], nleaf=nplant[:, 0], cwood=cplant[:, 1], nwood=nplant[:, 1],
+        cfroot=cplant[:, 2], nfroot=nplant[:, 2],
+        clitmetb=clitter[:, 0], nlitmetb=nlitter[:, 0], clitstr=clitter[:, 1], nlitstr=nlitter[:, 1],
+        clitcwd=clitter[:, 2], nlitcwd=nlitter[:, 2],
+        csoilmic=csoil[:, 0], nsoilmic=nsoil[:, 0], csoilslow=csoil[:, 1], nsoilslow=nsoil[:, 1],
+        csoilpass=csoil[:, 2], nsoilpass=nsoil[:, 2],
+        tairC=tairk - TK0, tsoilC=tsoilavg - TK0,
+        cLitInptMet=dp["cleaf2met"] + dp["croot2met"],
+        cLitInptStruc=dp["cleaf2str"] + dp["croot2str"] + ds["cwd2som"],
+        cpassInpt=ds["cpassinpt"], thetaLiq=theta, fT=f_t, fW=f_w,
+        nLitInptMet=nlit_met, nLitInptStruc=nlit_str,
+        nMinDep=met["ndep"], nMinFix=p["Nminfix"], nMinUptake=nup,
+        nMinLeach=nf["nminleach"], nMinLoss=nf["nminloss"],
+        nLitMineralization=nf["nlittermin"], nSoilMineralization=nf["nsmin"],
+        nSoilImmob=nf["nsimm"], nNetMineralization=nf["nsnet"], nMineral=nsoilmin,
+        crp=rp["crp"],
+    )
+    return new, out
+
+
+def run_year(state: State, forcing: dict, p: dict, cfg: ModelConfig, *, daily: bool = False,
+             npp_scalar=1.0):
+    """Run 365 days. `forcing`: cgpp, tairk, ndep (365, n); tsoil, moist, frznmoist
+    (365, 6, n). Returns (state, annual sums of every daily diagnostic, daily records or None).
+    The previous-year NPP (`cnppan`) is seeded from GPP/2 where unset and set to this year's
+    NPP at the end (casa.md §2.1)."""
+    return _run_year(state, forcing, p, cfg, daily, npp_scalar)
+
+
+def _year(state, forcing, p, cfg, daily, npp_scalar):
+    seed = jnp.sum(jnp.where(p["active"], forcing["cgpp"], 0.0) / 2.0, axis=0)
+    state = state._replace(cnppan=jnp.where(state.cnppan <= -99.0, seed, state.cnppan))
+    xs = dict(forcing, iday=jnp.arange(1, 366))
+
+    def body(carry, met):
+        st, acc = carry
+        st, out = day_step(st, met, p, cfg, npp_scalar)
+        acc = {k: acc[k] + out[k] for k in acc}
+        return (st, acc), (out if daily else None)
+
+    _, probe = jax.eval_shape(lambda s: day_step(s, jax.tree.map(lambda x: x[0], xs), p, cfg), state)
+    acc0 = {k: jnp.zeros(v.shape, v.dtype) for k, v in probe.items()}
+    (state, acc), ys = jax.lax.scan(body, (state, acc0), xs)
+    state = state._replace(cnppan=acc["cnpp"])
+    return state, acc, ys
+
+
+_run_year = jax.jit(_year, static_argnums=(3, 4))
