@@ -18,7 +18,7 @@ import numpy as np
 from .errors import InputError
 from .init import cold_start, finish_state
 from .io import lst as lstio
-from .io import refnc
+from .io.refnc import write_nc
 from .io import testbed as tb
 from .model import ModelConfig, run_year, to_jax
 from .params.casa import casa_cell_params, read_casa_table
@@ -136,22 +136,22 @@ def _run(rc, cfg, sites, table, p, state, co2, progress):
         acc = {k: np.asarray(v) for k, v in acc.items()}
         if daily:
             vals = {k: np.asarray(v) for k, v in ys.items()}
-            refnc.write_casa_nc(lstio.nc_output_name(rc.casa_nc, plan.label, daily=True), grid,
-                                sites, vals, time=plan.label + np.arange(1, 366) / 365.0,
-                                day=np.arange(1, 366), parameters_name=_pname(rc.casa_params))
+            write_nc(lstio.nc_output_name(rc.casa_nc, plan.label, daily=True), "casa", grid, sites,
+                     p["active"], vals, time=plan.label + np.arange(1, 366) / 365.0,
+                     day=np.arange(1, 366), parameters=rc.raw["casa_params"])
         # end-of-year writers: every year in transient modes, output years otherwise
         if rc.initcasa >= 2 or out_year:
             if rc.mdaily == 0 and out_year:
-                refnc.write_casa_nc(lstio.nc_output_name(rc.casa_nc, plan.label, daily=False),
-                                    grid, sites, annual_values(acc),
-                                    time=np.array([float(plan.label)]),
-                                    parameters_name=_pname(rc.casa_params))
+                write_nc(lstio.nc_output_name(rc.casa_nc, plan.label, daily=False), "casa", grid,
+                         sites, p["active"], annual_values(acc), time=np.array([float(plan.label)]),
+                         parameters=rc.raw["casa_params"])
             if restart_year:
                 state = restart_side_effects(state, p, cfg, ncl_init)
-                tb.write_casa_restart(rc.casa_restart_out, plan.iyrcnt, sites,
-                                      _state_dict(state), rc.icycle)
+                st = _state_dict(state)
+                tb.write_casa_restart(rc.casa_restart_out, plan.iyrcnt, sites, st, p["sla"],
+                                      st["nplant"] / p["ratioNPplant_3"])
             tb.write_casa_flux(rc.casa_flux_out, tb.met_years(plan.met_file)
-                               if rc.initcasa < 2 else 1, sites, _flux_dict(acc, cfg), rc.icycle)
+                               if rc.initcasa < 2 else 1, sites, _flux_dict(acc, cfg), cfg.nitrogen)
 
 
 ANNUAL_MEAN = {"cleaf", "nleaf", "cwood", "nwood", "cfroot", "nfroot", "clitmetb", "nlitmetb",
@@ -175,10 +175,6 @@ def _flux_dict(acc, cfg):
 
 def _state_dict(state):
     return {k: np.asarray(v) for k, v in state._asdict().items()}
-
-
-def _pname(path) -> str:
-    return Path(path).name
 
 
 def _progress(it, enabled):

@@ -42,6 +42,10 @@ class ModelConfig:
 
     soil: str = "casa"
     nitrogen: bool = True
+    # Corrections of reference quirks (all off = the reference's numbers; see docs/quirks.md)
+    fix_plant_n_update: bool = False   # Q2: update plant N even when leaf C is not positive
+    fix_btran_floor: bool = False      # Q6: drought index floored at 0
+    fix_n_loss_branch: bool = False    # Q7: frozen soil with ample N loses N at the unfrozen rate
 
     def __post_init__(self):
         if self.soil not in ("casa", "mimics"):
@@ -84,6 +88,8 @@ def day_step(state: State, met: dict, p: dict, cfg: ModelConfig, npp_scalar=1.0)
     phase = veg.phenology(state.phase, met["iday"], p["doyphase_4"], p["pft"])
     tsoilavg, moistavg, frznavg, btran = avgsoil(p["froot"], met["tsoil"], met["moist"],
                                                  met["frznmoist"], p["sfc"], p["swilt"])
+    if cfg.fix_btran_floor:
+        btran = jnp.maximum(btran, 0.0)
     rp = veg.rplant(cgpp, tairk, tsoilavg, state.cplant, state.nplant, state.clabile, state.pleaf, p)
     cnpp = rp["cnpp"] * npp_scalar
     fcalloc = veg.allocation(phase, state.glai, cnpp, rp["rm"], p)
@@ -118,13 +124,14 @@ def day_step(state: State, met: dict, p: dict, cfg: ModelConfig, npp_scalar=1.0)
     if n_on:
         dn = veg.delplant_n(kpl, state.nplant, fracnalloc, nup, dp["cleaf2str"], dp["croot2str"], p)
         dsn = cs.delsoil_n(klit, ksoil, state.nlitter, state.nsoil, state.nsoilmin,
-                           ds["fluxctosoil"], dn["fluxntolitter"], ncnew, met["ndep"], nup, tsoilavg, p)
+                           ds["fluxctosoil"], dn["fluxntolitter"], ncnew, met["ndep"], nup, tsoilavg, p,
+                           fix_loss_branch=cfg.fix_n_loss_branch)
     # --- pool update and clamps (casa.md §4.6)
     a1 = act[:, None]
     cplant = jnp.where(a1, state.cplant + dp["dcplant"], state.cplant)
     clabile = jnp.where(act, state.clabile + dp["dclabile"], state.clabile)
     if n_on:
-        upd = act & (cplant[:, 0] > 0.0)
+        upd = act if cfg.fix_plant_n_update else act & (cplant[:, 0] > 0.0)
         nplant = jnp.where(upd[:, None], state.nplant + dn["dnplant"], state.nplant)
     else:
         nplant = state.nplant

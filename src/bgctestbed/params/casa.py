@@ -272,6 +272,7 @@ def casa_cell_params(table: CasaTable, sites, *, cumulative_roots: bool = False)
     p["ratioNCplantmax_3"] = np.stack([t[f"ncplantmax_{q}"] for q in parts], -1)
     p["ftransNPtoL_3"] = np.stack([t[f"ftransNPtoL_{q}"] for q in parts], -1)
     p["lignin_3"] = np.stack([t[f"lignin_{q}"] for q in parts], -1)
+    p["ratioNPplant_3"] = np.stack([t[f"npplantmin_{q}"] for q in parts], -1)
     p["ratioNPleaf"] = t["npplantmin_leaf"]
     soil = ("mic", "slow", "pass")
     p["ratioNCsoil_3"] = np.stack([1.0 / t[f"cnsoil_{q}"] for q in soil], -1)

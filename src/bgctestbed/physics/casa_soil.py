@@ -73,17 +73,24 @@ def delsoil(klit, ksoil, clitter, csoil, flux_c_to_litter, p):
     return {k: jnp.where(act[:, None] if v.ndim == 2 else act, v, 0.0) for k, v in d.items()}
 
 
-def n_losses(nsnet, nsoilmin, tsoilavg, p):
-    """Gaseous loss and leaching of mineral N (casa.md §4.4; the 'else' product is quirk Q7)."""
+def n_losses(nsnet, nsoilmin, tsoilavg, p, fix_loss_branch=False):
+    """Gaseous loss and leaching of mineral N (casa.md §4.4).
+
+    The reference multiplies losses by Nsoilmin/2 whenever the soil is frozen or Nsoilmin <= 2,
+    so a frozen soil with ample N loses more than an unfrozen one (quirk Q7);
+    `fix_loss_branch` applies the factor only where it is below 1.
+    """
     warm = (nsoilmin > 2.0) & (tsoilavg > 273.12)
     scale = jnp.where(warm, 1.0, jnp.maximum(0.0, nsoilmin / 2.0))
+    if fix_loss_branch:
+        scale = jnp.minimum(scale, 1.0)
     loss = p["fNminloss"] * jnp.maximum(0.0, nsnet) * scale
     leach = p["fNminleach"] * jnp.maximum(0.0, nsoilmin) * scale
     return loss, leach
 
 
 def delsoil_n(klit, ksoil, nlitter, nsoil, nsoilmin, fluxctosoil, flux_n_to_litter, ncnew,
-              nmindep, nupland, tsoilavg, p):
+              nmindep, nupland, tsoilavg, p, fix_loss_branch=False):
     """Soil N fluxes and mineral-N budget (casa.md §4.4-4.5). Returns dict: dnlitter, dnsoil,
     dnsoilmin, nlittermin, nsmin, nsimm, nsnet, nminloss, nminleach."""
     act = p["active"]
@@ -93,7 +100,7 @@ def delsoil_n(klit, ksoil, nlitter, nsoil, nsoilmin, fluxctosoil, flux_n_to_litt
     imm = ncnew * fluxctosoil
     nsimm = -(imm[:, MIC] + imm[:, SLOW] + imm[:, PASS])
     nsnet = nlittermin + nsmin + nsimm
-    loss, leach = n_losses(nsnet, nsoilmin, tsoilavg, p)
+    loss, leach = n_losses(nsnet, nsoilmin, tsoilavg, p, fix_loss_branch)
     d = dict(
         dnlitter=flux_n_to_litter - klit * jnp.maximum(0.0, nlitter),
         dnsoil=imm - ksoil * nsoil,
