@@ -22,6 +22,8 @@ from .io.refnc import write_nc
 from .io import testbed as tb
 from .model import ModelConfig, run_year, to_jax
 from .params.casa import casa_cell_params, read_casa_table
+from .params.mimics import mimics_cell_params, read_mimics_params
+from .physics.mimics import MimicsPools, initial_pools
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +62,32 @@ def run_lst(path, *, progress: bool = True) -> None:
     if rc.isom not in (1, 2):
         raise InputError(rc.path, f"isomModel {rc.isom} (CORPSE) is not supported; use 1 (CASA) "
                                   "or 2 (MIMICS)", line=7)
-    cfg = ModelConfig(soil="casa" if rc.isom == 1 else "mimics", nitrogen=rc.icycle == 2)
+    mimics = read_mimics_params(rc.mimics_params) if rc.isom == 2 else None
+    cfg = ModelConfig(soil="casa" if rc.isom == 1 else "mimics", nitrogen=rc.icycle == 2,
+                      mimics=mimics)
     sites = tb.read_sites(rc.gridinfo, rc.soil, rc.phenology, rc.mp)
     table = read_casa_table(rc.casa_params)
     p = casa_cell_params(table, sites)
+    if mimics is not None:
+        p.update({f"mim_{k}": v for k, v in mimics_cell_params(mimics, sites.pft, sites.clay).items()})
     co2 = tb.read_co2delta(rc.co2delta)
     state = initial_state(rc, table, p, sites, cfg)
     _run(rc, cfg, sites, table, p, state, co2, progress)
 
 
 def initial_state(rc, table, p, sites, cfg):
+    state = _casa_initial_state(rc, table, p, sites, cfg)
+    if cfg.soil != "mimics":
+        return state
+    mp = cfg.mimics
+    pools = initial_pools(np.asarray(p["active"]), mp.CNr, mp.CNk)
+    if rc.initcasa >= 1:
+        r = tb.read_mimics_restart(rc.mimics_restart_in, rc.mp, cfg.nitrogen)
+        pools = pools._replace(**{k: jnp.asarray(v) for k, v in r.items()})
+    return state._replace(mim=MimicsPools(*(jnp.maximum(x, 0.0) for x in pools)))
+
+
+def _casa_initial_state(rc, table, p, sites, cfg):
     if rc.initcasa == 0:
         return cold_start(table, p, sites.phase0, cfg)
     r = tb.read_casa_restart(rc.casa_restart_in, rc.mp, rc.icycle)
@@ -86,7 +104,7 @@ def restart_side_effects(state, p, cfg, ncl_init):
     file (quirk Q16): C-only N re-derived from C, mineral N 2, leaf P from leaf N; ice/water
     cells zeroed."""
     act = np.asarray(p["active"])
-    s = {k: np.array(v) for k, v in state._asdict().items()}
+    s = _state_dict(state)
     if not cfg.nitrogen:
         grass = np.asarray(p["cls"]) == 1
         s["nplant"] = np.where(act[:, None], s["cplant"] * p["ratioNCplant_3"], s["nplant"])
@@ -100,7 +118,7 @@ def restart_side_effects(state, p, cfg, ncl_init):
         s[k][~act] = 0.0
     for k in ("clabile", "nsoilmin"):
         s[k][~act] = 0.0
-    return type(state)(**{k: jnp.asarray(v) for k, v in s.items()})
+    return state._replace(**{k: jnp.asarray(v) for k, v in s.items()})
 
 
 def _run(rc, cfg, sites, table, p, state, co2, progress):
@@ -113,6 +131,7 @@ def _run(rc, cfg, sites, table, p, state, co2, progress):
     ncl_init = cold.nlitter / (cold.clitter + 1e-10)
     met_cache: dict = {}
     grid = None
+    din_an = np.zeros(sites.n)
     for plan in _progress(plans, progress):
         key = str(plan.met_file)
         if key not in met_cache:
@@ -134,30 +153,60 @@ def _run(rc, cfg, sites, table, p, state, co2, progress):
         fyj = {k: jnp.asarray(v) for k, v in fy.items()}
         state, acc, ys = run_year(state, fyj, pj, cfg, daily=daily, npp_scalar=npp_scalar)
         acc = {k: np.asarray(v) for k, v in acc.items()}
+        mim_on = cfg.soil == "mimics"
+        if mim_on:
+            din_an = din_an + acc["mimics:DIN"]
         if daily:
             vals = {k: np.asarray(v) for k, v in ys.items()}
+            time = plan.label + np.arange(1, 366) / 365.0
             write_nc(lstio.nc_output_name(rc.casa_nc, plan.label, daily=True), "casa", grid, sites,
-                     p["active"], vals, time=plan.label + np.arange(1, 366) / 365.0,
-                     day=np.arange(1, 366), parameters=rc.raw["casa_params"])
+                     p["active"], vals, time=time, day=np.arange(1, 366),
+                     parameters=rc.raw["casa_params"])
+            if mim_on:
+                write_nc(lstio.nc_output_name(rc.mimics_nc, plan.label, daily=True), "mimics", grid,
+                         sites, p["active"], _mimics_values(vals), time=time, day=np.arange(1, 366),
+                         parameters=rc.raw["mimics_params"])
         # end-of-year writers: every year in transient modes, output years otherwise
         if rc.initcasa >= 2 or out_year:
+            if mim_on:
+                # annual DIN is rescaled but never reset (reference quirk Q2)
+                din_an = din_an * (1.0 / 365.0)
             if rc.mdaily == 0 and out_year:
+                ann = annual_values(acc)
                 write_nc(lstio.nc_output_name(rc.casa_nc, plan.label, daily=False), "casa", grid,
-                         sites, p["active"], annual_values(acc), time=np.array([float(plan.label)]),
+                         sites, p["active"], ann, time=np.array([float(plan.label)]),
                          parameters=rc.raw["casa_params"])
+                if mim_on:
+                    mv = _mimics_values(ann)
+                    mv["DIN"] = din_an[None, :]
+                    write_nc(lstio.nc_output_name(rc.mimics_nc, plan.label, daily=False), "mimics",
+                             grid, sites, p["active"], mv, time=np.array([float(plan.label)]),
+                             parameters=rc.raw["mimics_params"])
+            if mim_on:
+                tb.write_mimics_diagnostic(Path(rc.path).parent / "mimics_diagnostic.csv", plan.iyrcnt,
+                                           sites, acc["_lig_n"], acc["_fmet"])
             if restart_year:
                 state = restart_side_effects(state, p, cfg, ncl_init)
                 st = _state_dict(state)
                 tb.write_casa_restart(rc.casa_restart_out, plan.iyrcnt, sites, st, p["sla"],
                                       st["nplant"] / p["ratioNPplant_3"])
+                if mim_on:
+                    pools = {k: np.asarray(v) for k, v in state.mim._asdict().items()}
+                    tb.write_mimics_restart(rc.mimics_restart_out, plan.iyrcnt, sites, pools, cfg.nitrogen)
             tb.write_casa_flux(rc.casa_flux_out, tb.met_years(plan.met_file)
                                if rc.initcasa < 2 else 1, sites, _flux_dict(acc, cfg), cfg.nitrogen)
+
+
+def _mimics_values(vals: dict) -> dict:
+    return {k.split(":", 1)[1]: v for k, v in vals.items() if k.startswith("mimics:")}
 
 
 ANNUAL_MEAN = {"cleaf", "nleaf", "cwood", "nwood", "cfroot", "nfroot", "clitmetb", "nlitmetb",
                "clitstr", "nlitstr", "clitcwd", "nlitcwd", "csoilmic", "nsoilmic", "csoilslow",
                "nsoilslow", "csoilpass", "nsoilpass", "tairC", "tsoilC", "thetaLiq", "fT", "fW",
-               "nMineral"}
+               "nMineral"} | {f"mimics:{x}{k}" for x in "cn" for k in
+                               ("LITm", "LITs", "MICr", "MICk", "SOMa", "SOMc", "SOMp")} | {
+    "mimics:thetaLiq", "mimics:thetaFrzn", "mimics:fW"}
 
 
 def annual_values(acc: dict) -> dict:
@@ -174,7 +223,7 @@ def _flux_dict(acc, cfg):
 
 
 def _state_dict(state):
-    return {k: np.asarray(v) for k, v in state._asdict().items()}
+    return {k: np.array(v) for k, v in state._asdict().items() if k != "mim"}
 
 
 def _progress(it, enabled):

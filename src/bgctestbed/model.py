@@ -17,7 +17,9 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .params.mimics import MimicsParams  # noqa: E402
 from .physics import casa_soil as cs  # noqa: E402
+from .physics import mimics as mim  # noqa: E402
 from .physics import vegetation as veg  # noqa: E402
 from .physics.environment import TK0, avgsoil  # noqa: E402
 
@@ -42,6 +44,7 @@ class ModelConfig:
 
     soil: str = "casa"
     nitrogen: bool = True
+    mimics: MimicsParams | None = None   # MIMICS parameters (soil == "mimics")
     # Corrections of reference quirks (all off = the reference's numbers; see docs/quirks.md)
     fix_plant_n_update: bool = False   # Q2: update plant N even when leaf C is not positive
     fix_btran_floor: bool = False      # Q6: drought index floored at 0
@@ -50,6 +53,8 @@ class ModelConfig:
     def __post_init__(self):
         if self.soil not in ("casa", "mimics"):
             raise ValueError(f"soil model must be 'casa' or 'mimics', not {self.soil!r}")
+        if self.soil == "mimics" and self.mimics is None:
+            raise ValueError("MIMICS runs need MIMICS parameters")
 
     @property
     def icycle(self) -> int:
@@ -72,6 +77,7 @@ class State(NamedTuple):
     glai: jax.Array        # (n,) leaf area index, m2 m-2
     phase: jax.Array       # (n,) int phenological phase 0-3
     cnppan: jax.Array      # (n,) previous year's NPP, gC m-2 yr-1 (MIMICS turnover); <= -99: unset
+    mim: mim.MimicsPools | None = None   # MIMICS pools, mg cm-3 (MIMICS runs)
 
 
 def to_jax(p: dict) -> dict:
@@ -97,6 +103,10 @@ def day_step(state: State, met: dict, p: dict, cfg: ModelConfig, npp_scalar=1.0)
     cexud = jnp.where(act & (cgpp > 0.0), jnp.maximum(0.0, p["fracRootExud"] * cgpp), 0.0)
     cgpp = cgpp - cexud
     kpl = veg.kplant(xcold, xdry, xkleaf, state.glai, p)
+    if cfg.soil == "mimics":
+        return _mimics_day(state, met, p, cfg, dict(
+            cgpp=cgpp, tairk=tairk, phase=phase, tsoilavg=tsoilavg, moistavg=moistavg,
+            frznavg=frznavg, rp=rp, cnpp=cnpp, fcalloc=fcalloc, cexud=cexud, kpl=kpl))
     ln = veg.litter_lignin_n(state.cplant, state.nplant, p)
     fmet = jnp.where(act[:, None], veg.metabolic_fraction(ln), 0.0)
     if n_on:
@@ -155,14 +165,133 @@ def day_step(state: State, met: dict, p: dict, cfg: ModelConfig, npp_scalar=1.0)
     pleaf = nplant[:, 0] / p["ratioNPleaf"]
     if not n_on:
         nplant = cplant * p["ratioNCplant_3"]
-    new = State(cplant=cplant, nplant=nplant, pleaf=pleaf, clabile=clabile, clitter=clitter,
-                nlitter=nlitter, csoil=csoil, nsoil=nsoil, nsoilmin=nsoilmin, glai=glai,
-                phase=phase, cnppan=state.cnppan)
+    new = state._replace(cplant=cplant, nplant=nplant, pleaf=pleaf, clabile=clabile, clitter=clitter,
+                         nlitter=nlitter, csoil=csoil, nsoil=nsoil, nsoilmin=nsoilmin, glai=glai,
+                         phase=phase)
     nf = dsn if n_on else {k: zero for k in ("nlittermin", "nsmin", "nsimm", "nsnet", "nminloss", "nminleach")}
-    nlit_met = (dn["nleaf2met"] + dn["nroot2met"]) if n_on else zero
-    nlit_str = (dn["nleaf2str"] + dn["nroot2str"] + klit[:, 2] * state.nlitter[:, 2]) if n_on else zero
+    nflux = dict(nLitInptMet=(dn["nleaf2met"] + dn["nroot2met"]) if n_on else zero,
+                 nLitInptStruc=(dn["nleaf2str"] + dn["nroot2str"] + klit[:, 2] * state.nlitter[:, 2])
+                 if n_on else zero,
+                 nMinUptake=nup, nMinLeach=nf["nminleach"], nMinLoss=nf["nminloss"],
+                 nLitMineralization=nf["nlittermin"], nSoilMineralization=nf["nsmin"],
+                 nSoilImmob=nf["nsimm"], nNetMineralization=nf["nsnet"])
+    out = _casa_out(cgpp, cnpp, ds["crsoil"], cplant, nplant, clitter, nlitter, csoil, nsoil, nsoilmin,
+                    tairk, tsoilavg, dp["cleaf2met"] + dp["croot2met"],
+                    dp["cleaf2str"] + dp["croot2str"] + ds["cwd2som"], ds["cpassinpt"], theta, f_t, f_w,
+                    met["ndep"], p["Nminfix"], nflux, rp["crp"])
+    return new, out
+
+
+def _mimics_day(state: State, met: dict, p: dict, cfg: ModelConfig, c: dict):
+    """Soil part of a day with MIMICS (casa.md §2.3, mimics.md §2): CWD decays on the CASA
+    side, litter goes to MIMICS, microbes exchange N with the CASA mineral pool."""
+    act = p["active"]
+    a1 = act[:, None]
+    mp = cfg.mimics
+    n_on = cfg.nitrogen
+    cgpp, cnpp, kpl, fcalloc = c["cgpp"], c["cnpp"], c["kpl"], c["fcalloc"]
+    zero = jnp.zeros_like(cgpp)
+    # lignin:N of leaf and fine-root litter (mimics_coeffplant)
+    static_ln = p["lignin_3"] / jnp.maximum(0.001, p["ratioNCplant_3"])
+    if n_on:
+        q = (0, 2)
+        cn = state.cplant[:, q] / jnp.maximum(1e-10, state.nplant[:, q])
+        cnmax = 1.0 / p["ratioNCplantmin_3"][:, q]
+        ft, lg = p["ftransNPtoL_3"][:, q], p["lignin_3"][:, q]
+        ln = jnp.where(cn > cnmax, cnmax / ft * lg,
+                       state.cplant[:, q] / (jnp.maximum(1e-10, state.nplant[:, q]) * ft) * lg)
+    else:
+        ln = static_ln[:, (0, 2)]
+    fmet_p = jnp.where(a1, veg.metabolic_fraction(ln, *mp.fmet_p), 0.0)
+    if n_on:
+        cnpp, fracclab = veg.xnp(cnpp, cgpp, fcalloc, kpl, state.cplant, state.nplant, state.nsoilmin, p)
+    else:
+        fracclab = zero
+    # CWD decay (mimics_xratesoil)
+    _, _, theta_casa, xktemp, xkwater = cs.xratesoil(c["tsoilavg"], c["moistavg"], p)
+    kcwd = jnp.where(act, p["xkoptlitter"] * xktemp * xkwater * p["litterrate_3"][:, 2], 0.0)
+    lw = p["lignin_3"][:, 1]
+    fco2 = jnp.clip(1.0 - 0.40 * (1.0 - lw) - 0.7 * lw, 0.0, 1.0)
+    if n_on:
+        xkn = veg.xkn_limiting(state.nsoilmin, p)
+        nup, fracnalloc = veg.nuptake(cnpp, fcalloc, kpl, state.cplant, state.nplant, state.nsoilmin, xkn, p)
+    else:
+        nup, fracnalloc = zero, jnp.zeros_like(fcalloc)
+    dp = veg.delplant(cnpp, cgpp, fcalloc, fracclab, c["rp"]["clabloss"], kpl, state.cplant, fmet_p,
+                      c["cexud"], p)
+    cwd_dec = kcwd * state.clitter[:, 2]
+    cwd2co2 = fco2 * cwd_dec
+    fl = dict(dp, cwd2str=(1.0 - fco2) * cwd_dec)
+    if n_on:
+        dn = veg.delplant_n(kpl, state.nplant, fracnalloc, nup, dp["cleaf2str"], dp["croot2str"], p)
+        fl.update(dn, nwd2str=kcwd * state.nlitter[:, 2])
+    lit = mim.litter_inputs(fl, ln[:, 0], ln[:, 1], static_ln[:, 1], p["clay"],
+                            dict(depth=p["mim_depth"], fPHYS=p["mim_fPHYS"]), mp, n_on)
+    theta_liq = jnp.minimum(1.0, c["moistavg"] / p["ssat"])
+    theta_frzn = jnp.minimum(1.0, c["frznavg"] / p["ssat"])
+    cellp = dict(Kmod=p["mim_Kmod"], desorp=p["mim_desorp"])
+    rates = mim.daily_rates(c["tsoilavg"], theta_liq, theta_frzn, state.cnppan, lit["fmet"], cellp, mp, n_on)
+    uc = p["mim_uc"]
+    if n_on:
+        leach = jnp.where(act, state.nsoilmin * p["fNminleach"], 0.0)
+        nsoilmin1 = state.nsoilmin - leach
+        din0 = mp.fracDINavailMIC * nsoilmin1 / uc
+    else:
+        din0 = None
+    pools, fx = mim.soil_day(state.mim, lit, rates, act, mp, n_on, din=din0, uc=uc)
+    # plant, labile and CWD updates (mimics_ccycle / mimics_cncycle)
+    cplant = jnp.where(a1, state.cplant + dp["dcplant"], state.cplant)
+    clabile = jnp.where(act, state.clabile + dp["dclabile"], state.clabile)
+    glai = jnp.where(act, jnp.minimum(p["glaimax"], jnp.maximum(p["glaimin"], p["sla"] * cplant[:, 0])), 0.0)
+    clitter = state.clitter.at[:, 2].set(jnp.where(act, state.clitter[:, 2] + dp["cwood2cwd"] - cwd_dec,
+                                                   state.clitter[:, 2]))
+    nlitter, nsoilmin, nplant = state.nlitter, state.nsoilmin, state.nplant
+    if n_on:
+        nsnet = fx["nlittermin"] + fx["nsmin"] + fx["nsimm"]
+        nloss, _ = cs.n_losses(nsnet, nsoilmin1, c["tsoilavg"], p, cfg.fix_n_loss_branch)
+        nloss = jnp.where(act, nloss, 0.0)
+        dnmin = uc * (fx["din"] - din0) + met["ndep"] + p["Nminfix"] - nloss - nup
+        nsoilmin = jnp.where(act, nsoilmin1 + dnmin, state.nsoilmin)
+        upd = act if cfg.fix_plant_n_update else act & (cplant[:, 0] > 0.0)
+        nplant = jnp.where(upd[:, None], state.nplant + dn["dnplant"], state.nplant)
+        nlitter = state.nlitter.at[:, 2].set(jnp.where(act, state.nlitter[:, 2] + dn["nwood2cwd"]
+                                                       - kcwd * state.nlitter[:, 2], state.nlitter[:, 2]))
+        nplant = jnp.where(a1, jnp.maximum(nplant, 0.0), nplant)
+    cplant = jnp.where(a1, jnp.maximum(cplant, 0.0), cplant)
+    pleaf = nplant[:, 0] / p["ratioNPleaf"]
+    if not n_on:
+        nplant = cplant * p["ratioNCplant_3"]
+    new = state._replace(cplant=cplant, nplant=nplant, pleaf=pleaf, clabile=clabile, clitter=clitter,
+                         nlitter=nlitter, nsoilmin=nsoilmin, glai=glai, phase=c["phase"], mim=pools)
+    chresp = jnp.where(act, (fx["chresp"] + cwd2co2 / uc) * uc, 0.0)
+    fw = jnp.where(act, rates["fw"], 0.0)
+    mout = {f"c{k}": getattr(pools, k) * uc for k in ("LITm", "LITs", "MICr", "MICk", "SOMa", "SOMc", "SOMp")}
+    mout.update({f"n{k}": getattr(pools, k + "N") * uc for k in ("LITm", "LITs", "MICr", "MICk", "SOMa", "SOMc", "SOMp")})
+    mout.update(cHresp=chresp, cSOMpIn=fx["csompin"] * uc, cLitInput_metb=lit["cin"][:, 0] * uc * act,
+                cLitInput_struc=lit["cin"][:, 1] * uc * act, cOverflow_r=fx["overflow_r"] * uc,
+                cOverflow_k=fx["overflow_k"] * uc, DIN=(fx["din"] * uc if n_on else zero),
+                nLitInput_metb=lit["nin"][:, 0] * uc * act, nLitInput_struc=lit["nin"][:, 1] * uc * act,
+                thetaLiq=jnp.where(act, theta_liq, 0.0), thetaFrzn=jnp.where(act, theta_frzn, 0.0), fW=fw)
+    nflux = dict(nLitInptMet=(dn["nleaf2met"] + dn["nroot2met"]) if n_on else zero,
+                 nLitInptStruc=(dn["nleaf2str"] + dn["nroot2str"] + fl["nwd2str"]) if n_on else zero,
+                 nMinUptake=nup, nMinLeach=leach if n_on else zero, nMinLoss=nloss if n_on else zero,
+                 nLitMineralization=fx.get("nlittermin", zero), nSoilMineralization=fx.get("nsmin", zero),
+                 nSoilImmob=fx.get("nsimm", zero), nNetMineralization=nsnet if n_on else zero)
+    out = _casa_out(cgpp, cnpp, chresp, cplant, nplant, clitter, nlitter, state.csoil, state.nsoil,
+                    nsoilmin, c["tairk"], c["tsoilavg"],
+                    dp["cleaf2met"] + dp["croot2met"], dp["cleaf2str"] + dp["croot2str"] + fl["cwd2str"],
+                    zero, zero, zero, zero, met["ndep"], p["Nminfix"], nflux, c["rp"]["crp"])
+    out.update({"mimics:" + k: v for k, v in mout.items()})
+    out["_lig_n"] = jnp.where(act, lit["lig_n_avg"], 0.0)
+    out["_fmet"] = jnp.where(act, lit["fmet"], 0.0)
+    return new, out
+
+
+def _casa_out(cgpp, cnpp, cresp, cplant, nplant, clitter, nlitter, csoil, nsoil, nsoilmin, tairk,
+              tsoilavg, clit_met, clit_str, cpass, theta, f_t, f_w, ndep, nfix, nflux, crp):
+    """Daily diagnostics of the CASA output file."""
     out = dict(
-        cresp=ds["crsoil"], cnpp=cnpp, cgpp=cgpp,
+        cresp=cresp, cnpp=cnpp, cgpp=cgpp,
         cleaf=cplant[:, 0], nleaf=nplant[:, 0], cwood=cplant[:, 1], nwood=nplant[:, 1],
         cfroot=cplant[:, 2], nfroot=nplant[:, 2],
         clitmetb=clitter[:, 0], nlitmetb=nlitter[:, 0], clitstr=clitter[:, 1], nlitstr=nlitter[:, 1],
@@ -170,17 +299,10 @@ def day_step(state: State, met: dict, p: dict, cfg: ModelConfig, npp_scalar=1.0)
         csoilmic=csoil[:, 0], nsoilmic=nsoil[:, 0], csoilslow=csoil[:, 1], nsoilslow=nsoil[:, 1],
         csoilpass=csoil[:, 2], nsoilpass=nsoil[:, 2],
         tairC=tairk - TK0, tsoilC=tsoilavg - TK0,
-        cLitInptMet=dp["cleaf2met"] + dp["croot2met"],
-        cLitInptStruc=dp["cleaf2str"] + dp["croot2str"] + ds["cwd2som"],
-        cpassInpt=ds["cpassinpt"], thetaLiq=theta, fT=f_t, fW=f_w,
-        nLitInptMet=nlit_met, nLitInptStruc=nlit_str,
-        nMinDep=met["ndep"], nMinFix=p["Nminfix"], nMinUptake=nup,
-        nMinLeach=nf["nminleach"], nMinLoss=nf["nminloss"],
-        nLitMineralization=nf["nlittermin"], nSoilMineralization=nf["nsmin"],
-        nSoilImmob=nf["nsimm"], nNetMineralization=nf["nsnet"], nMineral=nsoilmin,
-        crp=rp["crp"],
-    )
-    return new, out
+        cLitInptMet=clit_met, cLitInptStruc=clit_str, cpassInpt=cpass, thetaLiq=theta, fT=f_t, fW=f_w,
+        nMinDep=ndep, nMinFix=nfix, nMineral=nsoilmin, crp=crp)
+    out.update(nflux)
+    return out
 
 
 def run_year(state: State, forcing: dict, p: dict, cfg: ModelConfig, *, daily: bool = False,
@@ -200,7 +322,8 @@ def _year(state, forcing, p, cfg, daily, npp_scalar):
     def body(carry, met):
         st, acc = carry
         st, out = day_step(st, met, p, cfg, npp_scalar)
-        acc = {k: acc[k] + out[k] for k in acc}
+        # keys starting with "_" keep the last day's value, all others are summed
+        acc = {k: out[k] if k.startswith("_") else acc[k] + out[k] for k in acc}
         return (st, acc), (out if daily else None)
 
     _, probe = jax.eval_shape(lambda s: day_step(s, jax.tree.map(lambda x: x[0], xs), p, cfg), state)
