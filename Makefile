@@ -14,7 +14,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/bgctestbed paper --out runs/paper
+	$(BIN)/python benchmarks/forward_year.py
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) build *.egg-info
