@@ -129,17 +129,25 @@ def _run(rc, cfg, sites, table, p, state, co2, progress):
     state = jax.tree.map(jnp.asarray, state)
     cold = cold_start(table, p, sites.phase0, cfg)
     ncl_init = cold.nlitter / (cold.clitter + 1e-10)
+    missing = sorted({str(pl.met_file) for pl in plans if not pl.met_file.exists()})
+    if missing:
+        raise InputError(missing[0], f"met file not found ({len(missing)} of the run's met files missing)")
     met_cache: dict = {}
-    grid = None
-    din_an = np.zeros(sites.n)
-    for plan in _progress(plans, progress):
+
+    def met_for(plan):
         key = str(plan.met_file)
         if key not in met_cache:
             met_cache.clear()
             forcing, grid = tb.read_met(plan.met_file, rc.mp)
             tb.check_sites_match_met(sites, grid, plan.met_file)
-            met_cache[key] = forcing
-        forcing = met_cache[key].year(plan.met_index)
+            met_cache[key] = (forcing, grid)
+        return met_cache[key]
+
+    met_for(plans[0])  # validate the first forcing before any output is written
+    din_an = np.zeros(sites.n)
+    for plan in _progress(plans, progress):
+        forcing, grid = met_for(plan)
+        forcing = forcing.year(plan.met_index)
         fy = dict(cgpp=forcing.xcgpp, tairk=forcing.xtairk, ndep=forcing.ndep,
                   tsoil=forcing.xtsoil, moist=forcing.xmoist, frznmoist=forcing.xfrznmoist)
         npp_scalar = 1.0
