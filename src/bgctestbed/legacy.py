@@ -239,4 +239,4 @@ def _progress(it, enabled):
         return it
     from tqdm import tqdm
 
-    return tqdm(it, unit="yr", desc="simulating", leave=False)
+    return tqdm(it, unit="yr", desc="simulating", leave=False, disable=None)  # off when not a terminal
