@@ -15,24 +15,12 @@ import jax
 jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
 
 from .params.mimics import MimicsParams  # noqa: E402
 from .physics import casa_soil as cs  # noqa: E402
 from .physics import mimics as mim  # noqa: E402
 from .physics import vegetation as veg  # noqa: E402
 from .physics.environment import TK0, avgsoil  # noqa: E402
-
-# Daily/annual diagnostics of the CASA output file, in the reference's order.
-CASA_FLUX_VARS = ("cresp", "cnpp", "cgpp", "cLitInptMet", "cLitInptStruc", "cpassInpt",
-                  "nLitInptMet", "nLitInptStruc", "nMinDep", "nMinFix", "nMinUptake",
-                  "nMinLeach", "nMinLoss", "nLitMineralization", "nSoilMineralization",
-                  "nSoilImmob", "nNetMineralization")
-CASA_POOL_VARS = ("cleaf", "nleaf", "cwood", "nwood", "cfroot", "nfroot", "clitmetb", "nlitmetb",
-                  "clitstr", "nlitstr", "clitcwd", "nlitcwd", "csoilmic", "nsoilmic",
-                  "csoilslow", "nsoilslow", "csoilpass", "nsoilpass", "tairC", "tsoilC",
-                  "thetaLiq", "fT", "fW", "nMineral")
-
 
 @dataclass(frozen=True)
 class ModelConfig:
