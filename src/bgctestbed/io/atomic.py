@@ -1,4 +1,8 @@
-"""Write files atomically: to a temporary name in the same folder, renamed when complete."""
+"""Write files atomically: to a temporary name in the same folder, renamed when complete.
+
+A reader (or a crashed run) therefore never sees a partial file under the final name: either
+the previous complete file or the new complete one.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,16 @@ from pathlib import Path
 from ..errors import BgcError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside `path`; on success it replaces `path`, on failure it is
-    removed, so a reader never sees a partial file."""
+    removed. The final file gets the usual permissions (0666 less the umask)."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -23,6 +33,7 @@ def atomic_path(path):
         raise BgcError(f"{path}: cannot write output: {exc.strerror}") from None
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except OSError as exc:
         _unlink(tmp)
@@ -33,8 +44,15 @@ def atomic_path(path):
 
 
 def write_text(path, text: str) -> None:
+    """Write a text file atomically (Unix newlines, UTF-8)."""
     with atomic_path(path) as tmp:
-        tmp.write_text(text)
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+
+
+def write_bytes(path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def _unlink(p):
