@@ -30,7 +30,7 @@ def register(sub) -> None:
     e.add_argument("--world", default=None, help="world file (default: packaged)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--years", type=int, nargs=2, default=[1901, 1901], metavar=("Y0", "Y1"),
-                   help="met files for years Y0..Y1 (default 1901 1901; about 60 MB each)")
+                   help="met files for years Y0..Y1 (default 1901 1901; about 85 MB each)")
     e.add_argument("--netcdf3", action="store_true",
                    help="uncompressed NetCDF-3 (64-bit offset) met files")
     e.set_defaults(func=_export)
