@@ -1,8 +1,24 @@
-"""MIMICS soil model, C-only and C+N (mimics.md §4.4-§7): litter, r- and K-selected microbes,
-available / chemically / physically protected SOM, 24 explicit hourly steps per day.
+"""MIMICS soil model, C-only and C+N (mimics.md §1, §4.4-§7): metabolic and structural litter,
+r- and K-selected microbes, available / chemically / physically protected SOM, integrated with
+24 explicit hourly steps per day.
 
-Pure JAX over cells. Pools in mg cm-3 (C) and mgN cm-3 (N); `uc = 10*depth` converts to
-g m-2. Kinetic rates are per hour. Inactive (ice/water) cells are left untouched.
+Pure JAX functions over cells: every per-cell array has shape (n,); nothing touches files or
+globals, everything is jit-able with the parameters (`MimicsParams`) and the `nitrogen` flag
+static. Units (mimics.md §1): pools in mgC cm-3 / mgN cm-3; litter inputs mg cm-3 d-1;
+kinetic rates per hour; `uc = 10*depth` converts mg cm-3 to g m-2 (multiply) and back
+(divide). The reference's operation order is kept so that float64 results match it to
+round-off (hour-by-hour accumulation of respiration and N fluxes, §7.4).
+
+Public interface
+----------------
+* `MimicsPools` — the 14 prognostic pools.
+* `initial_pools(active, CNr, CNk)` — cold start (§10).
+* `litter_partition(...)` — litter inputs, lig:N, fmet and necromass partitioning (§4.4-4.5).
+* `soil_rates(drivers, cellp, params, nitrogen)` — the day's scalars and rate constants (§5).
+* `mimics_soil_day(pools, drivers, cellp, params, nitrogen)` — one day (§6 or §7).
+
+`litter_inputs`, `daily_rates` and `soil_day` are the older array-style entry points used by
+the model driver; they share the same kernel.
 """
 
 from __future__ import annotations
@@ -15,19 +31,31 @@ jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
 
-from .environment import TK0, f_water_decomp  # noqa: E402
+TK0 = 273.15            # K at 0 degC
+HOURS = 24              # hourly sub-steps per day
+_HOURFRAC = 1.0 / 24.0  # litter inputs per hour = daily input x 1/24
+_TINY = 1e-10           # regulariser of the reference's C+N routine (quirk Q5: kept as is)
+# CORPSE moisture function normalisation: the C+N routine multiplies by the first constant,
+# the C-only routine divides by the second (equal to ~1e-15 relative; both kept).
+_CORPSE_MUL = 44.2466756824402
+_CORPSE_DIV = 0.022600567942709
+# Kelly et al. (2000) water-filled-pore-space function (fWFunction 1)
+_WA, _WB, _WC, _WD, _WE = 0.55, 1.70, -0.007, 3.22, 6.6481
 
-R1, R2, R3, K1, K2, K3 = range(6)
+R1, R2, R3, K1, K2, K3 = range(6)  # kinetic channels: LITm, LITs, SOMa uptake by MICr, MICk
 
 
 class MimicsPools(NamedTuple):
-    LITm: jax.Array
-    LITs: jax.Array
-    MICr: jax.Array
-    MICk: jax.Array
-    SOMa: jax.Array
-    SOMc: jax.Array
-    SOMp: jax.Array
+    """Prognostic MIMICS pools per cell (n,). C in mgC cm-3, N in mgN cm-3.
+    N pools are carried but not changed by C-only runs."""
+
+    LITm: jax.Array   # metabolic litter C
+    LITs: jax.Array   # structural litter C
+    MICr: jax.Array   # r-selected (copiotroph) microbial C
+    MICk: jax.Array   # K-selected (oligotroph) microbial C
+    SOMa: jax.Array   # available SOM C
+    SOMc: jax.Array   # chemically protected SOM C
+    SOMp: jax.Array   # physically protected SOM C
     LITmN: jax.Array
     LITsN: jax.Array
     MICrN: jax.Array
@@ -37,201 +65,498 @@ class MimicsPools(NamedTuple):
     SOMpN: jax.Array
 
 
+_C_POOLS = ("LITm", "LITs", "MICr", "MICk", "SOMa", "SOMc", "SOMp")
+
+
 def initial_pools(active, CNr, CNk) -> MimicsPools:
-    """Cold start (mimics.md §10): litter and SOM 1, MICr 0.015, MICk 0.025 mg cm-3; N = C/10,
-    microbes C/CNr and C/CNk; zero on inactive cells."""
-    one = jnp.where(active, 1.0, 0.0)
+    """Cold start (mimics.md §10): litter and SOM C 1.0, MICr 0.015, MICk 0.025 mgC cm-3;
+    N = C/10 for litter and SOM, MICr/CNr and MICk/CNk for microbes; all zero where
+    `active` is False (ice/water). CNr, CNk: base microbial C:N (gC gN-1)."""
+    one = jnp.where(jnp.asarray(active), 1.0, 0.0)
     mr, mk = 0.015 * one, 0.025 * one
     return MimicsPools(one, one, mr, mk, one, one, one,
                        one / 10.0, one / 10.0, mr / CNr, mk / CNk, one / 10.0, one / 10.0, one / 10.0)
 
 
-def litter_inputs(fl: dict, ln_leaf, ln_froot, ln_wood, clay, cellp, mp, nitrogen: bool):
-    """Litter inputs and partitioning (mimics.md §4.4-4.5).
+# --------------------------------------------------------------------------------------------
+# Litter inputs and partitioning (§4.4-4.5)
+# --------------------------------------------------------------------------------------------
 
-    fl: plant-side fluxes in g m-2 d-1 (cleaf2met, cleaf2str, croot2met, croot2str, cwd2str
-    and for C+N nleaf2met, nleaf2str, nroot2met, nroot2str, nwd2str). Returns dict with
-    cin (n, 2) and nin (n, 2) in mg cm-3 d-1 (metabolic, structural), lig_n_avg, fmet,
-    fphys, fchem, faval (each (n, 2): r, k).
+def necromass_partition(fmet, cellp, params) -> dict:
+    """Fractions of microbial turnover to SOMp (fPHYS), SOMc (fCHEM) and SOMa (fAVAL) for
+    r- and K-selected microbes (mimics.md §4.5); all dimensionless, (n,) each.
+    fmet: metabolic fraction of the day's litter input (-)."""
+    mp = params
+    fphys_r, fphys_k = cellp["fPHYS_r"], cellp["fPHYS_k"]
+    fchem_r = float(mp.fCHEM_r[0]) * jnp.exp(float(mp.fCHEM_r[1]) * fmet) * float(mp.fCHEM_r[2])
+    fchem_k = float(mp.fCHEM_K[0]) * jnp.exp(float(mp.fCHEM_K[1]) * fmet) * float(mp.fCHEM_K[2])
+    return dict(fPHYS_r=fphys_r, fPHYS_k=fphys_k, fCHEM_r=fchem_r, fCHEM_k=fchem_k,
+                fAVAL_r=1.0 - fchem_r - fphys_r, fAVAL_k=1.0 - fchem_k - fphys_k)
+
+
+def litter_partition(cleaf2met, cleaf2str, croot2met, croot2str, cwd2str,
+                     ligN_leaf, ligN_froot, ligN_wood, cellp, params,
+                     nleaf2met=None, nleaf2str=None, nroot2met=None, nroot2str=None,
+                     nwd2str=None) -> dict:
+    """MIMICS litter inputs, mean litter lignin:N, fmet and necromass partitioning
+    (mimics.md §4.4-4.5, end of `mimics_delplant(_CN)`).
+
+    Inputs (n,) per cell. Plant-side fluxes in gC m-2 d-1: cleaf2met, cleaf2str, croot2met
+    (including any root exudate C), croot2str, cwd2str (decayed CWD C not respired); for C+N
+    also gN m-2 d-1: nleaf2met, nleaf2str, nroot2met, nroot2str, nwd2str (all five or none;
+    none gives zero N inputs as in C-only runs). ligN_leaf, ligN_froot, ligN_wood: litter
+    lignin:N (g g-1). cellp: `mimics_cell_params` (uses depth, fPHYS_r, fPHYS_k).
+
+    Returns a dict of (n,) arrays:
+      ClitInput_metb, ClitInput_struc   mgC cm-3 d-1 (metabolic, structural)
+      NlitInput_metb, NlitInput_struc   mgN cm-3 d-1 (zero without N fluxes)
+      ligNavg                           input-weighted lignin:N, capped at 40 (g g-1)
+      fmet                              metabolic fraction of the day's input (-)
+      fPHYS_r, fPHYS_k, fCHEM_r, fCHEM_k, fAVAL_r, fAVAL_k   necromass fractions (-)
     """
-    conv = 0.1 / cellp["depth"]
-    cmet = fl["cleaf2met"] + fl["croot2met"]
-    cstr = fl["cleaf2str"] + fl["croot2str"] + fl["cwd2str"]
-    cin = jnp.stack([cmet * conv, cstr * conv], -1)
-    if nitrogen:
-        nin = jnp.stack([(fl["nleaf2met"] + fl["nroot2met"]) * conv,
-                         (fl["nleaf2str"] + fl["nroot2str"] + fl["nwd2str"]) * conv], -1)
+    mp = params
+    depth = cellp["depth"]
+    cmet = (cleaf2met + croot2met) * 0.1 / depth
+    cstr = (cleaf2str + croot2str + cwd2str) * 0.1 / depth
+    nflux = (nleaf2met, nleaf2str, nroot2met, nroot2str, nwd2str)
+    if all(x is not None for x in nflux):
+        nmet = (nleaf2met + nroot2met) * 0.1 / depth
+        nstr = (nleaf2str + nroot2str + nwd2str) * 0.1 / depth
+    elif any(x is not None for x in nflux):
+        raise ValueError("litter_partition needs all five N fluxes or none")
     else:
-        nin = jnp.zeros_like(cin)
-    wtot = fl["cleaf2met"] + fl["cleaf2str"] + fl["croot2met"] + fl["croot2str"] + fl["cwd2str"]
-    lig = (ln_leaf * (fl["cleaf2met"] + fl["cleaf2str"]) + ln_froot * (fl["croot2met"] + fl["croot2str"])
-           + ln_wood * fl["cwd2str"]) / jnp.maximum(0.001, wtot)
+        nmet = nstr = jnp.zeros_like(cmet)
+    wtot = cleaf2met + cleaf2str + croot2met + croot2str + cwd2str
+    lig = (ligN_leaf * (cleaf2met + cleaf2str) + ligN_froot * (croot2met + croot2str)
+           + ligN_wood * cwd2str) / jnp.maximum(0.001, wtot)
     lig = jnp.minimum(40.0, lig)
-    fmet = mp.fmet_p[0] * (mp.fmet_p[1] - mp.fmet_p[2] * lig)
-    fchem = jnp.stack([mp.fCHEM_r[0] * jnp.exp(mp.fCHEM_r[1] * fmet) * mp.fCHEM_r[2],
-                       mp.fCHEM_K[0] * jnp.exp(mp.fCHEM_K[1] * fmet) * mp.fCHEM_K[2]], -1)
-    fphys = cellp["fPHYS"]
-    return dict(cin=cin, nin=nin, lig_n_avg=lig, fmet=fmet, fphys=fphys, fchem=fchem,
-                faval=1.0 - fchem - fphys)
+    fmet = float(mp.fmet_p[0]) * (float(mp.fmet_p[1]) - float(mp.fmet_p[2]) * lig)
+    return dict(ClitInput_metb=cmet, ClitInput_struc=cstr, NlitInput_metb=nmet,
+                NlitInput_struc=nstr, ligNavg=lig, fmet=fmet,
+                **necromass_partition(fmet, cellp, mp))
 
 
-def moisture_scalar(theta_liq, theta_frzn, mp, nitrogen: bool):
-    """fW (mimics.md §5.2): CORPSE form (3), CASA form (1) or 1."""
-    if mp.fw_function == 3:
+# --------------------------------------------------------------------------------------------
+# Daily scalars and rate constants (§5)
+# --------------------------------------------------------------------------------------------
+
+def moisture_scalar(theta_liq, theta_frzn, params, nitrogen: bool):
+    """fW (mimics.md §5.2) from liquid and frozen fractions of pore space (-):
+    fw_function 3 CORPSE max(0.05, theta^3 afp^2.5 / 0.0226...), 1 CASA-CNP (clamped to
+    [0.01, 1]), otherwise 1. The C-only and C+N routines of the reference spell the CORPSE
+    normalisation differently (division vs multiplication); `nitrogen` selects which."""
+    if params.fw_function == 3:
         afp = jnp.maximum(0.0, 1.0 - theta_liq - theta_frzn)
         core = theta_liq ** 3 * afp ** 2.5
-        return jnp.maximum(0.05, core * 44.2466756824402 if nitrogen else core / 0.022600567942709)
-    if mp.fw_function == 1:
-        return jnp.clip(f_water_decomp(theta_liq), 0.01, 1.0)
+        return jnp.maximum(0.05, core * _CORPSE_MUL if nitrogen else core / _CORPSE_DIV)
+    if params.fw_function == 1:
+        fw = (((theta_liq - _WB) / (_WA - _WB)) ** _WE
+              * ((theta_liq - _WC) / (_WA - _WC)) ** _WD)
+        return jnp.maximum(0.01, jnp.minimum(fw, 1.0))
     return jnp.ones_like(theta_liq)
 
 
-def daily_rates(tsoilavg, theta_liq, theta_frzn, cnppan, fmet, cellp, mp, nitrogen: bool):
-    """Rate constants held fixed over a day (mimics.md §5.3)."""
-    tsoil = (tsoilavg - TK0)[:, None]
+def _rates(tsoilavg, theta_liq, theta_frzn, cnppan, fmet, kmod, desorp, mp, nitrogen):
+    """Per-day constants; kmod is a sequence of 6 (n,) arrays. Vmax, Km as 6-tuples."""
+    tsoil = tsoilavg - TK0
     fw = moisture_scalar(theta_liq, theta_frzn, mp, nitrogen)
-    vmax = jnp.exp(mp.Vslope * tsoil + mp.Vint) * mp.av * mp.Vmod * fw[:, None]
-    km = jnp.exp(mp.Kslope * tsoil + mp.Kint) * mp.ak / cellp["Kmod"]
-    # a negative previous-year NPP gives sqrt(<0) = NaN, which the reference's MAX maps to the minimum
-    ratio = cnppan / mp.tauModDenom
-    taumod = jnp.where(ratio >= 0.0,
-                       jnp.minimum(mp.tauMod_MAX, jnp.maximum(mp.tauMod_MIN, jnp.sqrt(jnp.maximum(ratio, 0.0)))),
-                       mp.tauMod_MIN)
-    taur = mp.tau_r[0] * jnp.exp(mp.tau_r[1] * fmet) * taumod * fw
-    tauk = mp.tau_k[0] * jnp.exp(mp.tau_k[1] * fmet) * taumod * fw
-    if mp.desorpQ10 < 0:
-        desorption = cellp["desorp"]
-    else:
-        desorption = cellp["desorp"] * mp.desorpQ10 * jnp.exp((tsoil[:, 0] - mp.desorpTref) / 10.0)
-    d = dict(fw=fw, vmax=vmax, km=km, taumod=taumod, taur=taur, tauk=tauk, desorption=desorption)
+    f = float
+    vmax = tuple(jnp.exp(f(mp.Vslope[i]) * tsoil + f(mp.Vint[i])) * f(mp.av[i]) * f(mp.Vmod[i]) * fw
+                 for i in range(6))
+    km = tuple(jnp.exp(f(mp.Kslope[i]) * tsoil + f(mp.Kint[i])) * f(mp.ak[i]) / kmod[i]
+               for i in range(6))
+    # tauMod = MIN(max, MAX(min, sqrt(NPP/denom))); a negative NPP gives NaN, which the
+    # reference's MAX maps to the minimum (mimics.md §5.3)
+    taumod = jnp.sqrt(cnppan / mp.tauModDenom)
+    taumod = jnp.where(taumod >= mp.tauMod_MIN, taumod, mp.tauMod_MIN)
+    taumod = jnp.minimum(mp.tauMod_MAX, taumod)
+    taur = float(mp.tau_r[0]) * jnp.exp(float(mp.tau_r[1]) * fmet) * taumod * fw
+    tauk = float(mp.tau_k[0]) * jnp.exp(float(mp.tau_k[1]) * fmet) * taumod * fw
+    if mp.desorpQ10 < 0.0:
+        desorption = desorp
+    else:  # reference form desorp*Q10*exp((T-Tref)/10), not a true Q10 (quirk Q6)
+        desorption = desorp * (mp.desorpQ10 * jnp.exp((tsoil - mp.desorpTref) / 10.0))
+    out = dict(Tsoil=tsoil, theta_liq=theta_liq, theta_frzn=theta_frzn, fW=fw, Vmax=vmax, Km=km,
+               tauMod=taumod, tauR=taur, tauK=tauk, desorption=desorption)
     if nitrogen:
-        d["cn_r"] = mp.CNr * jnp.sqrt(mp.cnModNum / fmet)
-        d["cn_k"] = mp.CNk * jnp.sqrt(mp.cnModNum / fmet)
-    return d
+        out["CN_r"] = mp.CNr * jnp.sqrt(mp.cnModNum / fmet)
+        out["CN_k"] = mp.CNk * jnp.sqrt(mp.cnModNum / fmet)
+    return out
+
+
+def soil_rates(drivers: dict, cellp: dict, params, nitrogen: bool) -> dict:
+    """The day's environmental scalars and rate constants (mimics.md §5), held fixed over the
+    24 hours. Uses drivers tsoilavg, moistavg, frznmoistavg, ssat, CnppAn, fmet (see
+    `mimics_soil_day`) and cellp Kmod, desorp. Returns (n,) arrays:
+      Tsoil (degC), theta_liq, theta_frzn (fractions of pore space), fW (-),
+      Vmax (n, 6) mgC mgMIC-1 h-1, Km (n, 6) mgC cm-3, tauMod (-), tauR, tauK (h-1),
+      desorption (h-1), and for C+N CN_r, CN_k (microbial C:N targets, gC gN-1).
+    """
+    r = _day_rates(drivers, cellp, params, nitrogen)
+    r["Vmax"] = jnp.stack(r["Vmax"], -1)
+    r["Km"] = jnp.stack(r["Km"], -1)
+    return r
+
+
+def _day_rates(drivers, cellp, mp, nitrogen):
+    ssat = drivers["ssat"]
+    theta_liq = jnp.minimum(1.0, drivers["moistavg"] / ssat)
+    theta_frzn = jnp.minimum(1.0, drivers["frznmoistavg"] / ssat)
+    kmod = cellp["Kmod"]
+    return _rates(drivers["tsoilavg"], theta_liq, theta_frzn, drivers["CnppAn"], drivers["fmet"],
+                  [kmod[:, i] for i in range(6)], cellp["desorp"], mp, nitrogen)
+
+
+# --------------------------------------------------------------------------------------------
+# Hourly integration (§6, §7.2)
+# --------------------------------------------------------------------------------------------
+
+def _constants(rates, part, cin_m, cin_s, nin_m, nin_s, mp, nitrogen):
+    """Loop-invariant quantities of the hourly steps (computed once per day, bitwise equal to
+    what the reference recomputes every hour)."""
+    vmax, km = rates["Vmax"], rates["Km"]
+    im = cin_m * _HOURFRAC
+    is_ = cin_s * _HOURFRAC
+    k = dict(vmax=vmax, km=km, ko_km_r2=float(mp.KO[0]) * km[R2], ko_km_k2=float(mp.KO[1]) * km[K2],
+             taur=rates["tauR"], tauk=rates["tauK"], desorption=rates["desorption"],
+             fphys_r=part["fPHYS_r"], fchem_r=part["fCHEM_r"], faval_r=part["fAVAL_r"],
+             fphys_k=part["fPHYS_k"], fchem_k=part["fCHEM_k"], faval_k=part["fAVAL_k"],
+             im_lit=im * (1.0 - float(mp.Fi[0])), im_som=im * float(mp.Fi[0]),
+             is_lit=is_ * (1.0 - float(mp.Fi[1])), is_som=is_ * float(mp.Fi[1]))
+    if nitrogen:
+        inm = nin_m * _HOURFRAC
+        ins = nin_s * _HOURFRAC
+        k.update(inm_lit=inm * (1.0 - float(mp.Fi[0])), inm_som=inm * float(mp.Fi[0]),
+                 ins_lit=ins * (1.0 - float(mp.Fi[1])), ins_som=ins * float(mp.Fi[1]),
+                 cn_r=rates["CN_r"], cn_k=rates["CN_k"])
+    return k
+
+
+def _pack(k: dict):
+    """Stack the loop-invariant (n,) arrays of `k` (6-tuples included) into one (m, n) array.
+
+    XLA:CPU runs the hourly loop markedly faster (about 1.5x here) when its invariants come
+    in one buffer rather than as ~35 separate loop operands; rows are unpacked inside the
+    loop body, which leaves the arithmetic unchanged."""
+    names, rows = [], []
+    for key, v in k.items():
+        if isinstance(v, tuple):
+            names += [(key, i) for i in range(len(v))]
+            rows += list(v)
+        else:
+            names.append(key)
+            rows.append(v)
+    return names, jnp.stack(rows)
+
+
+def _unpack(names, K) -> dict:
+    k: dict = {}
+    for j, nm in enumerate(names):
+        if isinstance(nm, tuple):
+            k.setdefault(nm[0], {})[nm[1]] = K[j]
+        else:
+            k[nm] = K[j]
+    return {key: (tuple(v[i] for i in range(len(v))) if isinstance(v, dict) else v) for key, v in k.items()}
+
+
+def _c_uptake(k, MICr, MICk, LITm, LITs, SOMa, SOMc, SOMp):
+    vmax, km = k["vmax"], k["km"]
+    litmin1 = MICr * vmax[R1] * LITm / (km[R1] + MICr)
+    litmin2 = MICr * vmax[R2] * LITs / (km[R2] + MICr)
+    sommin1 = MICr * vmax[R3] * SOMa / (km[R3] + MICr)
+    litmin3 = MICk * vmax[K1] * LITm / (km[K1] + MICk)
+    litmin4 = MICk * vmax[K2] * LITs / (km[K2] + MICk)
+    sommin2 = MICk * vmax[K3] * SOMa / (km[K3] + MICk)
+    desorp = SOMp * k["desorption"]
+    oxidat = (MICk * vmax[K2] * SOMc / (k["ko_km_k2"] + MICk)
+              + MICr * vmax[R2] * SOMc / (k["ko_km_r2"] + MICr))
+    return litmin1, litmin2, sommin1, litmin3, litmin4, sommin2, desorp, oxidat
+
+
+def _integrate_c(c_pools, k, mp):
+    """24 hourly steps of MIMICS-C (mimics.md §6). c_pools: the 7 C pools.
+    Returns (c_pools, Chresp, CSOMpInput), fluxes in mgC cm-3 d-1."""
+    mge = [float(x) for x in mp.MGE]
+    rge = [1.0 - x for x in mge]
+    names, K = _pack(k)
+
+    def hour(_, carry):
+        (LITm, LITs, MICr, MICk, SOMa, SOMc, SOMp), chresp, csompin = carry
+        k = _unpack(names, K)
+        taur, tauk = k["taur"], k["tauk"]
+        l1, l2, s1, l3, l4, s2, desorp, oxidat = _c_uptake(k, MICr, MICk, LITm, LITs, SOMa, SOMc, SOMp)
+        # microbial turnover, linear in MIC (densDep is not used by the C-only routine)
+        t1 = MICr * taur * k["fphys_r"]
+        t2 = MICr * taur * k["fchem_r"]
+        t3 = MICr * taur * k["faval_r"]
+        t4 = MICk * tauk * k["fphys_k"]
+        t5 = MICk * tauk * k["fchem_k"]
+        t6 = MICk * tauk * k["faval_k"]
+        d_litm = k["im_lit"] - l1 - l3
+        d_micr = mge[0] * (l1 + s1) + mge[1] * l2 - (t1 + t2 + t3)
+        d_somp = k["im_som"] + t1 + t4 - desorp
+        d_lits = k["is_lit"] - l2 - l4
+        d_mick = mge[2] * (l3 + s2) + mge[3] * l4 - (t4 + t5 + t6)
+        d_somc = k["is_som"] + t2 + t5 - oxidat
+        d_soma = t3 + t6 + desorp + oxidat - s1 - s2
+        chresp = chresp + rge[0] * (l1 + s1) + rge[1] * l2 + rge[2] * (l3 + s2) + rge[3] * l4
+        csompin = csompin + k["im_som"] + t1 + t4
+        pools = (LITm + d_litm, LITs + d_lits, MICr + d_micr, MICk + d_mick,
+                 SOMa + d_soma, SOMc + d_somc, SOMp + d_somp)
+        return pools, chresp, csompin
+
+    zero = jnp.zeros_like(c_pools[0])
+    return jax.lax.fori_loop(0, HOURS, hour, (tuple(c_pools), zero, zero))
+
+
+def _integrate_cn(pools, din0, k, uc, mp, guard_zero_microbes=False):
+    """24 hourly steps of MIMICS-CN (mimics.md §7.2). pools: the 14 pools in MimicsPools
+    order; din0: microbe-visible mineral N at the start of the day (mgN cm-3).
+    Returns (pools, DIN, Chresp, CSOMpInput, Overflow_r, Overflow_k) in mg cm-3 (d-1) and
+    (Nlittermin, Nsmin, Nsimm) in gN m-2 d-1."""
+    mge = [float(x) for x in mp.MGE]
+    nue = [float(x) for x in mp.NUE]
+    rge = [1.0 - x for x in mge]
+    rue = [1.0 - x for x in nue]
+    dd = float(mp.densDep)
+    names, K = _pack(dict(k, uc=uc))
+
+    def hour(_, carry):
+        p, din, chresp, csompin, ovr, ovk, nlm, nsm, nsi = carry
+        k = _unpack(names, K)
+        uc = k["uc"]
+        taur, tauk, cn_r, cn_k = k["taur"], k["tauk"], k["cn_r"], k["cn_k"]
+        LITm, LITs, MICr, MICk, SOMa, SOMc, SOMp, LITmN, LITsN, MICrN, MICkN, SOMaN, SOMcN, SOMpN = p
+        rr = 1.0 / (MICr + _TINY)
+        rk = 1.0 / (MICk + _TINY)
+        l1, l2, s1, l3, l4, s2, desorp, oxidat = _c_uptake(k, MICr, MICk, LITm, LITs, SOMa, SOMc, SOMp)
+        ln1 = l1 * LITmN / (LITm + _TINY)
+        ln2 = l2 * LITsN / (LITs + _TINY)
+        ln3 = l3 * LITmN / (LITm + _TINY)
+        ln4 = l4 * LITsN / (LITs + _TINY)
+        sn1 = s1 * SOMaN / (SOMa + _TINY)
+        sn2 = s2 * SOMaN / (SOMa + _TINY)
+        mr = MICr if dd == 1.0 else MICr ** dd  # x**1.0 == x exactly
+        mk = MICk if dd == 1.0 else MICk ** dd
+        t1 = mr * taur * k["fphys_r"]
+        t2 = mr * taur * k["fchem_r"]
+        t3 = mr * taur * k["faval_r"]
+        t4 = mk * tauk * k["fphys_k"]
+        t5 = mk * tauk * k["fchem_k"]
+        t6 = mk * tauk * k["faval_k"]
+        tn1 = t1 * MICrN * rr
+        tn2 = t2 * MICrN * rr
+        tn3 = t3 * MICrN * rr
+        tn4 = t4 * MICkN * rk
+        tn5 = t5 * MICkN * rk
+        tn6 = t6 * MICkN * rk
+        desorpn = desorp * SOMpN / (SOMp + _TINY)
+        oxidatn = oxidat * SOMcN / (SOMc + _TINY)
+        mic = MICr + MICk
+        if guard_zero_microbes:  # no uptake instead of 0/0 when both microbial pools are 0
+            ok = mic != 0.0
+            mic_safe = jnp.where(ok, mic, 1.0)
+            dinup_r = jnp.where(ok, din * MICr / mic_safe, 0.0)
+            dinup_k = jnp.where(ok, din * MICk / mic_safe, 0.0)
+        else:
+            dinup_r = din * MICr / mic
+            dinup_k = din * MICk / mic
+        up_rc = mge[0] * (l1 + s1) + mge[1] * l2
+        up_rn = nue[0] * (ln1 + sn1) + nue[1] * ln2 + dinup_r
+        cnup_r = up_rc / (up_rn + _TINY)
+        of_r = up_rc - up_rn * jnp.minimum(cn_r, cnup_r)
+        sp_r = up_rn - up_rc / jnp.maximum(cn_r, cnup_r)
+        up_kc = mge[2] * (l3 + s2) + mge[3] * l4
+        up_kn = nue[2] * (ln3 + sn2) + nue[3] * ln4 + dinup_k
+        cnup_k = up_kc / (up_kn + _TINY)
+        of_k = up_kc - up_kn * jnp.minimum(cn_k, cnup_k)
+        sp_k = up_kn - up_kc / jnp.maximum(cn_k, cnup_k)
+        ovr = ovr + of_r
+        ovk = ovk + of_k
+        d_litm = k["im_lit"] - l1 - l3
+        d_micr = up_rc - (t1 + t2 + t3) - of_r
+        d_somp = k["im_som"] + t1 + t4 - desorp
+        d_lits = k["is_lit"] - l2 - l4
+        d_mick = up_kc - (t4 + t5 + t6) - of_k
+        d_somc = k["is_som"] + t2 + t5 - oxidat
+        d_soma = t3 + t6 + desorp + oxidat - s1 - s2
+        d_litmn = k["inm_lit"] - ln1 - ln3
+        d_micrn = up_rn - (tn1 + tn2 + tn3) - sp_r
+        d_sompn = k["inm_som"] + tn1 + tn4 - desorpn
+        d_litsn = k["ins_lit"] - ln2 - ln4
+        d_mickn = up_kn - (tn4 + tn5 + tn6) - sp_k
+        d_somcn = k["ins_som"] + tn2 + tn5 - oxidatn
+        d_soman = tn3 + tn6 + desorpn + oxidatn - sn1 - sn2
+        d_din = (rue[0] * (ln1 + sn1) + rue[1] * ln2 + rue[2] * (ln3 + sn2) + rue[3] * ln4
+                 + sp_r + sp_k - dinup_r - dinup_k)
+        chresp = chresp + rge[0] * (l1 + s1) + rge[1] * l2 + rge[2] * (l3 + s2) + rge[3] * l4 + of_r + of_k
+        csompin = csompin + k["im_som"] + t1 + t4
+        nlm = nlm + uc * (rue[0] * ln1 + rue[1] * ln2 + rue[2] * ln3 + rue[3] * ln4)
+        nsm = nsm + uc * (rue[0] * sn1 + rue[2] * sn2)
+        nsi = nsi - uc * (dinup_r + dinup_k - sp_r - sp_k)
+        p = (LITm + d_litm, LITs + d_lits, MICr + d_micr, MICk + d_mick,
+             SOMa + d_soma, SOMc + d_somc, SOMp + d_somp,
+             LITmN + d_litmn, LITsN + d_litsn, MICrN + d_micrn, MICkN + d_mickn,
+             SOMaN + d_soman, SOMcN + d_somcn, SOMpN + d_sompn)
+        return p, din + d_din, chresp, csompin, ovr, ovk, nlm, nsm, nsi
+
+    zero = jnp.zeros_like(din0)
+    return jax.lax.fori_loop(0, HOURS, hour, (tuple(pools), din0) + (zero,) * 7)
+
+
+# --------------------------------------------------------------------------------------------
+# One day
+# --------------------------------------------------------------------------------------------
+
+def mimics_soil_day(pools: MimicsPools, drivers: dict, cellp: dict, params, nitrogen: bool, *,
+                    fix_n_loss_branch: bool = False, guard_zero_microbes: bool = False):
+    """One day of MIMICS soil: daily rates (§5), 24 explicit hourly steps (§6 C-only,
+    §7.2 C+N) and, for C+N, leaching, DIN derivation and the hand-back to CASA mineral N
+    (§7.1, §7.3). `params` (MimicsParams) and `nitrogen` are static.
+
+    drivers: dict of (n,) arrays
+      tsoilavg         K, root-weighted soil temperature
+      moistavg         m3 m-3, root-weighted liquid soil moisture (capped at field capacity)
+      frznmoistavg     m3 m-3, root-weighted frozen soil moisture
+      ssat             m3 m-3, soil water content at saturation
+      CnppAn           gC m-2 yr-1, previous year's NPP (turnover modifier)
+      ClitInput_metb, ClitInput_struc   mgC cm-3 d-1, from `litter_partition`
+      fmet             -, from `litter_partition`
+      C+N only:
+      NlitInput_metb, NlitInput_struc   mgN cm-3 d-1, from `litter_partition`
+      Nsoilmin         gN m-2, CASA mineral N at the start of the day
+      fNminleach       d-1, leaching fraction of mineral N (10*xfNminleach/365)
+      fNminloss        -, gaseous loss fraction of net mineralisation
+      Nmindep, Nminfix, Nupland   gN m-2 d-1, deposition, fixation, plant uptake
+    cellp: `mimics_cell_params` (Kmod, desorp, fPHYS_r, fPHYS_k, uc; optional `active`,
+      False for ice/water cells).
+
+    Returns (pools, fluxes). Inactive cells keep their pools and get zero fluxes (and their
+    Nsoilmin back unchanged). fluxes, (n,) arrays:
+      Chresp           mgC cm-3 d-1, MIMICS heterotrophic respiration (growth respiration,
+                       plus overflow in C+N). It EXCLUDES the respired CWD C: the caller adds
+                       cwd2co2/uc, as the reference does in `mimics_caccum` (§9.1).
+      CSOMpInput       mgC cm-3 d-1, input to SOMp (litter bypass + microbial turnover)
+      Overflow_r, Overflow_k   mgC cm-3 d-1, overflow respiration (0 in C-only runs)
+      fW, theta_liq, theta_frzn   -, moisture scalar and liquid / frozen pore fractions
+      C+N only:
+      Nminleach        gN m-2 d-1, leaching, removed from Nsoilmin before the hourly loop
+      Nsoilmin         gN m-2, mineral N after leaching; end of day = Nsoilmin + dNsoilmindt
+      Nlittermin, Nsmin   gN m-2 d-1, gross mineralisation from litter, from SOM
+      Nsimm            gN m-2 d-1, net microbial immobilisation (negative = uptake from DIN)
+      Nsnet            gN m-2 d-1, Nlittermin + Nsmin + Nsimm
+      Nminloss         gN m-2 d-1, gaseous loss
+      dNsoilmindt      gN m-2 d-1, uc*(DIN - DINstart) + Nmindep + Nminfix - Nminloss - Nupland
+      DIN, DINstart    mgN cm-3, microbe-visible mineral N at the end / start of the day
+
+    Options (off = the reference's numbers):
+      fix_n_loss_branch: apply the Nsoilmin/2 loss factor only where it is below 1 (the
+        reference applies it to frozen soils with Nsoilmin > 2 too, raising their loss).
+      guard_zero_microbes: no DIN uptake where MICr + MICk = 0 (the reference divides 0/0,
+        mimics.md §12 Q4).
+    """
+    mp = params
+    active = cellp.get("active")
+    rates = _day_rates(drivers, cellp, mp, nitrogen)
+    part = necromass_partition(drivers["fmet"], cellp, mp)
+    k = _constants(rates, part, drivers["ClitInput_metb"], drivers["ClitInput_struc"],
+                   drivers.get("NlitInput_metb"), drivers.get("NlitInput_struc"), mp, nitrogen)
+    fx = dict(fW=rates["fW"], theta_liq=rates["theta_liq"], theta_frzn=rates["theta_frzn"])
+    if nitrogen:
+        uc = cellp["uc"]
+        nmin0 = drivers["Nsoilmin"]
+        leach = nmin0 * drivers["fNminleach"]
+        nmin = nmin0 - leach
+        din0 = mp.fracDINavailMIC * nmin * (1.0 / uc)
+        new, din, chresp, csompin, ovr, ovk, nlm, nsm, nsi = _integrate_cn(
+            pools, din0, k, uc, mp, guard_zero_microbes)
+        new = MimicsPools(*new)
+        nsnet = nlm + nsm + nsi
+        warm = (nmin > 2.0) & (drivers["tsoilavg"] > 273.12)
+        scale = jnp.maximum(0.0, nmin / 2.0)
+        if fix_n_loss_branch:
+            scale = jnp.minimum(scale, 1.0)
+        gross = drivers["fNminloss"] * jnp.maximum(0.0, nsnet)
+        loss = jnp.where(warm, gross, gross * scale)
+        dnmin = (uc * (din - din0) + drivers["Nmindep"] + drivers["Nminfix"] - loss
+                 - drivers["Nupland"])
+        fx.update(Chresp=chresp, CSOMpInput=csompin, Overflow_r=ovr, Overflow_k=ovk,
+                  Nminleach=leach, Nlittermin=nlm, Nsmin=nsm, Nsimm=nsi, Nsnet=nsnet,
+                  Nminloss=loss, dNsoilmindt=dnmin, DIN=din, DINstart=din0)
+        nsoilmin_out = nmin
+    else:
+        c_new, chresp, csompin = _integrate_c([getattr(pools, n) for n in _C_POOLS], k, mp)
+        new = pools._replace(**dict(zip(_C_POOLS, c_new)))
+        zero = jnp.zeros_like(chresp)
+        fx.update(Chresp=chresp, CSOMpInput=csompin, Overflow_r=zero, Overflow_k=zero)
+    if active is not None:
+        new = MimicsPools(*(jnp.where(active, a, b) for a, b in zip(new, pools)))
+        fx = {key: jnp.where(active, v, 0.0) for key, v in fx.items()}
+        if nitrogen:
+            nsoilmin_out = jnp.where(active, nsoilmin_out, nmin0)
+    if nitrogen:
+        fx["Nsoilmin"] = nsoilmin_out
+    return new, fx
+
+
+# --------------------------------------------------------------------------------------------
+# Array-style entry points used by the model driver (same kernel)
+# --------------------------------------------------------------------------------------------
+
+def litter_inputs(fl: dict, ln_leaf, ln_froot, ln_wood, clay, cellp, mp, nitrogen: bool) -> dict:
+    """`litter_partition` in array form. fl: plant-side fluxes (gC/gN m-2 d-1) by the names of
+    `litter_partition`; cellp needs depth and fPHYS (n, 2). Returns cin, nin (n, 2: metabolic,
+    structural; mg cm-3 d-1), lig_n_avg, fmet, and fphys, fchem, faval (n, 2: r, k)."""
+    del clay  # fPHYS comes with the cell parameters
+    cp = dict(depth=cellp["depth"], fPHYS_r=cellp["fPHYS"][:, 0], fPHYS_k=cellp["fPHYS"][:, 1])
+    nkw = {n: fl[n] for n in ("nleaf2met", "nleaf2str", "nroot2met", "nroot2str", "nwd2str")} if nitrogen else {}
+    r = litter_partition(fl["cleaf2met"], fl["cleaf2str"], fl["croot2met"], fl["croot2str"],
+                         fl["cwd2str"], ln_leaf, ln_froot, ln_wood, cp, mp, **nkw)
+    return dict(cin=jnp.stack([r["ClitInput_metb"], r["ClitInput_struc"]], -1),
+                nin=jnp.stack([r["NlitInput_metb"], r["NlitInput_struc"]], -1),
+                lig_n_avg=r["ligNavg"], fmet=r["fmet"],
+                fphys=jnp.stack([r["fPHYS_r"], r["fPHYS_k"]], -1),
+                fchem=jnp.stack([r["fCHEM_r"], r["fCHEM_k"]], -1),
+                faval=jnp.stack([r["fAVAL_r"], r["fAVAL_k"]], -1))
+
+
+def daily_rates(tsoilavg, theta_liq, theta_frzn, cnppan, fmet, cellp, mp, nitrogen: bool) -> dict:
+    """`soil_rates` in array form: returns fw, vmax (n, 6), km (n, 6), taumod, taur, tauk,
+    desorption and for C+N cn_r, cn_k. cellp needs Kmod (n, 6) and desorp."""
+    kmod = cellp["Kmod"]
+    r = _rates(tsoilavg, theta_liq, theta_frzn, cnppan, fmet, [kmod[:, i] for i in range(6)],
+               cellp["desorp"], mp, nitrogen)
+    out = dict(fw=r["fW"], vmax=jnp.stack(r["Vmax"], -1), km=jnp.stack(r["Km"], -1),
+               taumod=r["tauMod"], taur=r["tauR"], tauk=r["tauK"], desorption=r["desorption"])
+    if nitrogen:
+        out.update(cn_r=r["CN_r"], cn_k=r["CN_k"])
+    return out
 
 
 def soil_day(pools: MimicsPools, lit: dict, rates: dict, active, mp, nitrogen: bool, din=None, uc=None):
-    """24 hourly explicit steps (mimics.md §6 C-only, §7.2 C+N).
-
-    din: microbe-visible mineral N at the start of the day (mg N cm-3, C+N only).
-    Returns (pools, fluxes): chresp (mg C cm-3 d-1, soil only, excluding CWD), csompin,
-    overflow_r, overflow_k, and for C+N din (end of day), nlittermin, nsmin, nsimm (g N m-2 d-1).
-    """
-    vmax, km = rates["vmax"], rates["km"]
-    fphys, fchem, faval = lit["fphys"], lit["fchem"], lit["faval"]
-    taur, tauk, desorb = rates["taur"], rates["tauk"], rates["desorption"]
-    mge, fi, ko = mp.MGE, mp.Fi, mp.KO
-    im = lit["cin"][:, 0] * (1.0 / 24.0)
-    is_ = lit["cin"][:, 1] * (1.0 / 24.0)
-    inm = lit["nin"][:, 0] * (1.0 / 24.0)
-    ins = lit["nin"][:, 1] * (1.0 / 24.0)
-    zero = jnp.zeros_like(im)
-
-    def c_fluxes(p):
-        litmin1 = p.MICr * vmax[:, R1] * p.LITm / (km[:, R1] + p.MICr)
-        litmin2 = p.MICr * vmax[:, R2] * p.LITs / (km[:, R2] + p.MICr)
-        sommin1 = p.MICr * vmax[:, R3] * p.SOMa / (km[:, R3] + p.MICr)
-        litmin3 = p.MICk * vmax[:, K1] * p.LITm / (km[:, K1] + p.MICk)
-        litmin4 = p.MICk * vmax[:, K2] * p.LITs / (km[:, K2] + p.MICk)
-        sommin2 = p.MICk * vmax[:, K3] * p.SOMa / (km[:, K3] + p.MICk)
-        desorp = p.SOMp * desorb
-        oxidat = (p.MICk * vmax[:, K2] * p.SOMc / (ko[1] * km[:, K2] + p.MICk)
-                  + p.MICr * vmax[:, R2] * p.SOMc / (ko[0] * km[:, R2] + p.MICr))
-        return litmin1, litmin2, sommin1, litmin3, litmin4, sommin2, desorp, oxidat
-
-    def hour_c(_, carry):
-        p, chresp, csompin = carry
-        litmin1, litmin2, sommin1, litmin3, litmin4, sommin2, desorp, oxidat = c_fluxes(p)
-        mtr = [p.MICr * taur * fphys[:, 0], p.MICr * taur * fchem[:, 0], p.MICr * taur * faval[:, 0]]
-        mtk = [p.MICk * tauk * fphys[:, 1], p.MICk * tauk * fchem[:, 1], p.MICk * tauk * faval[:, 1]]
-        d_litm = im * (1.0 - fi[0]) - litmin1 - litmin3
-        d_micr = mge[0] * (litmin1 + sommin1) + mge[1] * litmin2 - (mtr[0] + mtr[1] + mtr[2])
-        d_somp = im * fi[0] + mtr[0] + mtk[0] - desorp
-        d_lits = is_ * (1.0 - fi[1]) - litmin2 - litmin4
-        d_mick = mge[2] * (litmin3 + sommin2) + mge[3] * litmin4 - (mtk[0] + mtk[1] + mtk[2])
-        d_somc = is_ * fi[1] + mtr[1] + mtk[1] - oxidat
-        d_soma = mtr[2] + mtk[2] + desorp + oxidat - sommin1 - sommin2
-        chresp = chresp + ((1.0 - mge[0]) * (litmin1 + sommin1) + (1.0 - mge[1]) * litmin2
-                           + (1.0 - mge[2]) * (litmin3 + sommin2) + (1.0 - mge[3]) * litmin4)
-        csompin = csompin + (im * fi[0] + mtr[0] + mtk[0])
-        p = p._replace(LITm=p.LITm + d_litm, MICr=p.MICr + d_micr, SOMp=p.SOMp + d_somp,
-                       LITs=p.LITs + d_lits, MICk=p.MICk + d_mick, SOMc=p.SOMc + d_somc,
-                       SOMa=p.SOMa + d_soma)
-        return p, chresp, csompin
-
-    def hour_cn(_, carry):
-        p, din_h, chresp, csompin, ovr, ovk, nlm, nsm, nsi = carry
-        litmin1, litmin2, sommin1, litmin3, litmin4, sommin2, desorp, oxidat = c_fluxes(p)
-        dd = mp.densDep
-        mr = p.MICr ** dd if dd != 1.0 else p.MICr
-        mk = p.MICk ** dd if dd != 1.0 else p.MICk
-        rr = 1.0 / (p.MICr + 1e-10)
-        rk = 1.0 / (p.MICk + 1e-10)
-        mtr = [mr * taur * fphys[:, 0], mr * taur * fchem[:, 0], mr * taur * faval[:, 0]]
-        mtk = [mk * tauk * fphys[:, 1], mk * tauk * fchem[:, 1], mk * tauk * faval[:, 1]]
-        litminn1 = litmin1 * p.LITmN / (p.LITm + 1e-10)
-        litminn2 = litmin2 * p.LITsN / (p.LITs + 1e-10)
-        litminn3 = litmin3 * p.LITmN / (p.LITm + 1e-10)
-        litminn4 = litmin4 * p.LITsN / (p.LITs + 1e-10)
-        somminn1 = sommin1 * p.SOMaN / (p.SOMa + 1e-10)
-        somminn2 = sommin2 * p.SOMaN / (p.SOMa + 1e-10)
-        mtrn = [m * p.MICrN * rr for m in mtr]
-        mtkn = [m * p.MICkN * rk for m in mtk]
-        desorpn = desorp * p.SOMpN / (p.SOMp + 1e-10)
-        oxidatn = oxidat * p.SOMcN / (p.SOMc + 1e-10)
-        dinup_r = din_h * p.MICr / (p.MICr + p.MICk)
-        dinup_k = din_h * p.MICk / (p.MICr + p.MICk)
-        nue = mp.NUE
-        up_rc = mge[0] * (litmin1 + sommin1) + mge[1] * litmin2
-        up_rn = nue[0] * (litminn1 + somminn1) + nue[1] * litminn2 + dinup_r
-        up_kc = mge[2] * (litmin3 + sommin2) + mge[3] * litmin4
-        up_kn = nue[2] * (litminn3 + somminn2) + nue[3] * litminn4 + dinup_k
-        cnup_r = up_rc / (up_rn + 1e-10)
-        cnup_k = up_kc / (up_kn + 1e-10)
-        of_r = up_rc - up_rn * jnp.minimum(rates["cn_r"], cnup_r)
-        of_k = up_kc - up_kn * jnp.minimum(rates["cn_k"], cnup_k)
-        sp_r = up_rn - up_rc / jnp.maximum(rates["cn_r"], cnup_r)
-        sp_k = up_kn - up_kc / jnp.maximum(rates["cn_k"], cnup_k)
-        d_litm = im * (1.0 - fi[0]) - litmin1 - litmin3
-        d_micr = up_rc - (mtr[0] + mtr[1] + mtr[2]) - of_r
-        d_somp = im * fi[0] + mtr[0] + mtk[0] - desorp
-        d_lits = is_ * (1.0 - fi[1]) - litmin2 - litmin4
-        d_mick = up_kc - (mtk[0] + mtk[1] + mtk[2]) - of_k
-        d_somc = is_ * fi[1] + mtr[1] + mtk[1] - oxidat
-        d_soma = mtr[2] + mtk[2] + desorp + oxidat - sommin1 - sommin2
-        d_litmn = inm * (1.0 - fi[0]) - litminn1 - litminn3
-        d_micrn = up_rn - (mtrn[0] + mtrn[1] + mtrn[2]) - sp_r
-        d_sompn = inm * fi[0] + mtrn[0] + mtkn[0] - desorpn
-        d_litsn = ins * (1.0 - fi[1]) - litminn2 - litminn4
-        d_mickn = up_kn - (mtkn[0] + mtkn[1] + mtkn[2]) - sp_k
-        d_somcn = ins * fi[1] + mtrn[1] + mtkn[1] - oxidatn
-        d_soman = mtrn[2] + mtkn[2] + desorpn + oxidatn - somminn1 - somminn2
-        d_din = ((1.0 - nue[0]) * (litminn1 + somminn1) + (1.0 - nue[1]) * litminn2
-                 + (1.0 - nue[2]) * (litminn3 + somminn2) + (1.0 - nue[3]) * litminn4
-                 + sp_r + sp_k - dinup_r - dinup_k)
-        chresp = chresp + ((1.0 - mge[0]) * (litmin1 + sommin1) + (1.0 - mge[1]) * litmin2
-                           + (1.0 - mge[2]) * (litmin3 + sommin2) + (1.0 - mge[3]) * litmin4
-                           + of_r + of_k)
-        csompin = csompin + (im * fi[0] + mtr[0] + mtk[0])
-        ovr, ovk = ovr + of_r, ovk + of_k
-        nlm = nlm + uc * ((1.0 - nue[0]) * litminn1 + (1.0 - nue[1]) * litminn2
-                          + (1.0 - nue[2]) * litminn3 + (1.0 - nue[3]) * litminn4)
-        nsm = nsm + uc * ((1.0 - nue[0]) * somminn1 + (1.0 - nue[2]) * somminn2)
-        nsi = nsi - uc * (dinup_r + dinup_k - sp_r - sp_k)
-        p = MimicsPools(p.LITm + d_litm, p.LITs + d_lits, p.MICr + d_micr, p.MICk + d_mick,
-                        p.SOMa + d_soma, p.SOMc + d_somc, p.SOMp + d_somp,
-                        p.LITmN + d_litmn, p.LITsN + d_litsn, p.MICrN + d_micrn, p.MICkN + d_mickn,
-                        p.SOMaN + d_soman, p.SOMcN + d_somcn, p.SOMpN + d_sompn)
-        return p, din_h + d_din, chresp, csompin, ovr, ovk, nlm, nsm, nsi
-
+    """Hourly integration in array form (inputs from `litter_inputs` and `daily_rates`).
+    din: microbe-visible mineral N at the start of the day (mgN cm-3, C+N only); uc = 10*depth.
+    Returns (pools, fluxes): chresp (mgC cm-3 d-1, excluding CWD), csompin, overflow_r,
+    overflow_k and for C+N din (end of day, mgN cm-3), nlittermin, nsmin, nsimm (gN m-2 d-1).
+    Inactive cells keep their pools and get zero fluxes."""
+    r = dict(Vmax=tuple(rates["vmax"][:, i] for i in range(6)),
+             Km=tuple(rates["km"][:, i] for i in range(6)),
+             tauR=rates["taur"], tauK=rates["tauk"], desorption=rates["desorption"])
     if nitrogen:
-        carry = (pools, din) + (zero,) * 7
-        p, din_end, chresp, csompin, ovr, ovk, nlm, nsm, nsi = jax.lax.fori_loop(0, 24, hour_cn, carry)
-        fluxes = dict(chresp=chresp, csompin=csompin, overflow_r=ovr, overflow_k=ovk,
-                      din=din_end, nlittermin=nlm, nsmin=nsm, nsimm=nsi)
+        r.update(CN_r=rates["cn_r"], CN_k=rates["cn_k"])
+    part = dict(fPHYS_r=lit["fphys"][:, 0], fPHYS_k=lit["fphys"][:, 1], fCHEM_r=lit["fchem"][:, 0],
+                fCHEM_k=lit["fchem"][:, 1], fAVAL_r=lit["faval"][:, 0], fAVAL_k=lit["faval"][:, 1])
+    k = _constants(r, part, lit["cin"][:, 0], lit["cin"][:, 1], lit["nin"][:, 0], lit["nin"][:, 1],
+                   mp, nitrogen)
+    if nitrogen:
+        new, din_end, chresp, csompin, ovr, ovk, nlm, nsm, nsi = _integrate_cn(pools, din, k, uc, mp)
+        new = MimicsPools(*new)
+        fx = dict(chresp=chresp, csompin=csompin, overflow_r=ovr, overflow_k=ovk, din=din_end,
+                  nlittermin=nlm, nsmin=nsm, nsimm=nsi)
     else:
-        p, chresp, csompin = jax.lax.fori_loop(0, 24, hour_c, (pools, zero, zero))
-        fluxes = dict(chresp=chresp, csompin=csompin, overflow_r=zero, overflow_k=zero)
-    p = jax.tree.map(lambda new, old: jnp.where(active, new, old), p, pools)
-    fluxes = {k: jnp.where(active, v, 0.0) for k, v in fluxes.items()}
-    return p, fluxes
+        c_new, chresp, csompin = _integrate_c([getattr(pools, n) for n in _C_POOLS], k, mp)
+        new = pools._replace(**dict(zip(_C_POOLS, c_new)))
+        zero = jnp.zeros_like(chresp)
+        fx = dict(chresp=chresp, csompin=csompin, overflow_r=zero, overflow_k=zero)
+    new = MimicsPools(*(jnp.where(active, a, b) for a, b in zip(new, pools)))
+    return new, {key: jnp.where(active, v, 0.0) for key, v in fx.items()}
