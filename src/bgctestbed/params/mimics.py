@@ -378,7 +378,10 @@ def mimics_cell_params(p: MimicsParams, pft, clay, active=None) -> dict[str, np.
     kmod[:, 5] = p.Kmod[5] * pscalar
     fphys_r = p.fPHYS_r[0] * np.exp(p.fPHYS_r[1] * clay)
     fphys_k = p.fPHYS_K[0] * np.exp(p.fPHYS_K[1] * clay)
-    act = np.ones(pft.shape, bool) if active is None else np.broadcast_to(np.asarray(active, bool), pft.shape).copy()
+    if active is None:
+        act = np.ones(pft.shape, bool)
+    else:
+        act = np.broadcast_to(np.asarray(active, bool), pft.shape).copy()
     return dict(depth=depth, uc=10.0 * depth, Pscalar=pscalar, Kmod=kmod,
                 desorp=p.fSOM_p[0] * np.exp(p.fSOM_p[1] * clay),
                 fPHYS_r=fphys_r, fPHYS_k=fphys_k, fPHYS=np.stack([fphys_r, fphys_k], -1), active=act)

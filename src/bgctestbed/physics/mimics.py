@@ -56,7 +56,7 @@ class MimicsPools(NamedTuple):
     SOMa: jax.Array   # available SOM C
     SOMc: jax.Array   # chemically protected SOM C
     SOMp: jax.Array   # physically protected SOM C
-    LITmN: jax.Array
+    LITmN: jax.Array  # N of the pools above, same order
     LITsN: jax.Array
     MICrN: jax.Array
     MICkN: jax.Array
@@ -256,7 +256,8 @@ def _unpack(names, K) -> dict:
             k.setdefault(nm[0], {})[nm[1]] = K[j]
         else:
             k[nm] = K[j]
-    return {key: (tuple(v[i] for i in range(len(v))) if isinstance(v, dict) else v) for key, v in k.items()}
+    return {key: (tuple(v[i] for i in range(len(v))) if isinstance(v, dict) else v)
+            for key, v in k.items()}
 
 
 def _c_uptake(k, MICr, MICk, LITm, LITs, SOMa, SOMc, SOMp):
@@ -389,7 +390,8 @@ def _integrate_cn(pools, din0, k, uc, mp, guard_zero_microbes=False):
         d_soman = tn3 + tn6 + desorpn + oxidatn - sn1 - sn2
         d_din = (rue[0] * (ln1 + sn1) + rue[1] * ln2 + rue[2] * (ln3 + sn2) + rue[3] * ln4
                  + sp_r + sp_k - dinup_r - dinup_k)
-        chresp = chresp + rge[0] * (l1 + s1) + rge[1] * l2 + rge[2] * (l3 + s2) + rge[3] * l4 + of_r + of_k
+        chresp = (chresp + rge[0] * (l1 + s1) + rge[1] * l2 + rge[2] * (l3 + s2) + rge[3] * l4
+                  + of_r + of_k)
         csompin = csompin + k["im_som"] + t1 + t4
         nlm = nlm + uc * (rue[0] * ln1 + rue[1] * ln2 + rue[2] * ln3 + rue[3] * ln4)
         nsm = nsm + uc * (rue[0] * sn1 + rue[2] * sn2)
@@ -546,7 +548,8 @@ def litter_inputs(fl: dict, ln_leaf, ln_froot, ln_wood, clay, cellp, mp, nitroge
     structural; mg cm-3 d-1), lig_n_avg, fmet, and fphys, fchem, faval (n, 2: r, k)."""
     del clay  # fPHYS comes with the cell parameters
     cp = dict(depth=cellp["depth"], fPHYS_r=cellp["fPHYS"][:, 0], fPHYS_k=cellp["fPHYS"][:, 1])
-    nkw = {n: fl[n] for n in ("nleaf2met", "nleaf2str", "nroot2met", "nroot2str", "nwd2str")} if nitrogen else {}
+    nnames = ("nleaf2met", "nleaf2str", "nroot2met", "nroot2str", "nwd2str")
+    nkw = {n: fl[n] for n in nnames} if nitrogen else {}
     r = litter_partition(fl["cleaf2met"], fl["cleaf2str"], fl["croot2met"], fl["croot2str"],
                          fl["cwd2str"], ln_leaf, ln_froot, ln_wood, cp, mp, **nkw)
     return dict(cin=jnp.stack([r["ClitInput_metb"], r["ClitInput_struc"]], -1),
@@ -577,7 +580,9 @@ def soil_day(pools: MimicsPools, lit: dict, rates: dict, active, mp, nitrogen: b
     Returns (pools, fluxes): chresp (mgC cm-3 d-1, excluding CWD), csompin, overflow_r,
     overflow_k and for C+N din (end of day, mgN cm-3), nlittermin, nsmin, nsimm (gN m-2 d-1).
     Inactive cells keep their pools and get zero fluxes. block_size: as `mimics_soil_day`."""
-    args = (pools, lit, rates, jnp.asarray(active), din, uc) if nitrogen else (pools, lit, rates, jnp.asarray(active))
+    args = (pools, lit, rates, jnp.asarray(active))
+    if nitrogen:
+        args += (din, uc)
     return _in_blocks(lambda a: _soil_day_arrays(*a, mp=mp, nitrogen=nitrogen), args,
                       pools.LITm.shape[0], block_size)
 
