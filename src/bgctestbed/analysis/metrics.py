@@ -478,6 +478,8 @@ class Table:
     values: pd.DataFrame
     digits: dict
     notes: list = field(default_factory=list)
+    small: set = field(default_factory=set)   # rows shown with 3 significant digits when tiny
+
 
     def formatted(self) -> pd.DataFrame:
         out = self.values.copy().astype(object)
@@ -490,7 +492,7 @@ class Table:
                 elif v is None or (isinstance(v, float) and not np.isfinite(v)):
                     out.loc[key, c] = "–"
                 else:
-                    out.loc[key, c] = _fmt(float(v), d)
+                    out.loc[key, c] = _fmt(float(v), d, key in self.small)
         return out
 
     def to_markdown(self) -> str:
@@ -516,10 +518,10 @@ class Table:
         return Path(path)
 
 
-def _fmt(v: float, digits: int) -> str:
-    """Fixed decimals as the paper; 3 significant digits when that would leave fewer than two
-    (small test grids give totals far below 1 Pg)."""
-    if v != 0 and abs(v) < 10.0 ** (1 - digits):
+def _fmt(v: float, digits: int, small: bool = False) -> str:
+    """Fixed decimals as the paper; for global totals (`small`) 3 significant digits when the
+    fixed format would leave fewer than two (small grids give totals far below 1 Pg)."""
+    if small and v != 0 and abs(v) < 10.0 ** (1 - digits):
         return f"{v:.3g}"
     return f"{v:.{digits}f}"
 
@@ -588,7 +590,8 @@ def table1(runs: Sequence[xr.Dataset], years=PAPER_INITIAL, mask=None, paper: bo
     elif paper:
         notes.append("paper values: Wieder et al. (2024) Table 1 as printed by MIMICScn_hist (io_workflow §9.1); "
                      "turnover times derived from its soil C / NPP (§9.7); '–' = not reported")
-    return Table(f"Table 1. Means {years[0]}-{years[1]}", df, {r.key: r.digits for r in TABLE1_ROWS}, notes)
+    return Table(f"Table 1. Means {years[0]}-{years[1]}", df, {r.key: r.digits for r in TABLE1_ROWS}, notes,
+                 {r.key for r in TABLE1_ROWS if r.stat == "sum"})
 
 
 def table2(runs: Sequence[xr.Dataset], initial=PAPER_INITIAL, final=PAPER_FINAL, mask=None,
@@ -632,7 +635,7 @@ def table2(runs: Sequence[xr.Dataset], initial=PAPER_INITIAL, final=PAPER_FINAL,
                      "MIMICScn_hist (io_workflow §9.1); '–' = not reported")
     digits = {r.key: (1 if percent else r.digits) for r in TABLE2_ROWS}
     return Table(f"Table 2. {what}, mean {final[0]}-{final[1]} minus mean {initial[0]}-{initial[1]}",
-                 df, digits, notes)
+                 df, digits, notes, set() if percent else {r.key for r in TABLE2_ROWS if r.stat == "sum"})
 
 
 def response_table(runs: Sequence[xr.Dataset], years=PAPER_INITIAL, mask=None, paper: bool = True,
@@ -677,4 +680,4 @@ def response_table(runs: Sequence[xr.Dataset], years=PAPER_INITIAL, mask=None, p
     elif paper and cols:
         notes.append("paper values derived from the paper's Table 1 (io_workflow §9.7)")
     return Table(f"Response to the N cycle, means {years[0]}-{years[1]}", df,
-                 {k: (1 if k == "Nlimit" else 3) for k in keys}, notes)
+                 {k: (1 if k == "Nlimit" else 3) for k in keys}, notes, {"Nlimit"})

@@ -151,19 +151,23 @@ def map_figure(fields: Sequence[tuple[xr.DataArray, str]], *, mask=None, land=No
     is_global = lon.size > 2 and (lon.max() - lon.min()) >= 180.0
     if is_global:
         lat_span = min(90.0, lat.max() + 1) - max(-60.0, lat.min() - 1)
-        pw, ph = 5.6, 5.6 * lat_span / 360.0 + 0.5
+        pw, ph = 5.6, 5.6 * lat_span / 360.0 + 0.3
     else:
         pw, ph = 4.2, 3.2
-    fig, axes = plt.subplots(nrows, ncols, figsize=(pw * ncols + 0.9, ph * nrows + 0.9), squeeze=False,
+    fig, axes = plt.subplots(nrows, ncols, figsize=(pw * ncols + 0.9, ph * nrows + 0.6), squeeze=False,
                              constrained_layout=True)
     qm = None
     for ax, (da, t) in zip(axes.flat, fields):
         qm = map_panel(ax, da, mask, cmap=cmap, norm=norm, title=t, land=land)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
-    cb = fig.colorbar(qm, ax=axes.ravel().tolist(), shrink=0.85 if nrows > 1 else 0.95,
+    cb = fig.colorbar(qm, ax=axes.ravel().tolist(), shrink=0.85 if nrows > 1 else 0.8, aspect=25,
                       extend="neither" if log else _extend(allv, vmin, vmax), pad=0.02)
     cb.set_label(label)
+    if log:
+        fmt = plt.FuncFormatter(lambda v, _: f"{v:g}")
+        cb.ax.yaxis.set_major_formatter(fmt)
+        cb.ax.yaxis.set_minor_formatter(fmt if vmax / vmin < 20 else plt.NullFormatter())
     fig.suptitle(title, fontsize=11)
     return _save(fig, path)
 

@@ -186,6 +186,10 @@ def _mean(run, years):
     return m
 
 
+def _period(w) -> str:
+    return f"year {w[0]}" if w[0] == w[1] else f"{w[0]}-{w[1]}"
+
+
 def _kgm2(da):
     return (da / 1000.0).assign_attrs(da.attrs)
 
@@ -300,14 +304,17 @@ def _global_series(runs, mask) -> pd.DataFrame:
 def _series_figures(doc, runs, series, figdir):
     doc.h2("Global time series")
     panels = []
-    for col, title in (("GPP (Pg C yr-1)", "GPP"), ("NPP (Pg C yr-1)", "NPP"), ("HR (Pg C yr-1)", "Heterotrophic respiration"),
-                       ("NEP (Pg C yr-1)", "NEP (NPP - HR, sink positive)"), ("cTOT (Pg C)", "Soil C"),
-                       ("cVEG (Pg C)", "Vegetation C")):
+    for col, title, short in (("GPP (Pg C yr-1)", "GPP", "GPP"), ("NPP (Pg C yr-1)", "NPP", "NPP"),
+                              ("HR (Pg C yr-1)", "Heterotrophic respiration", "HR"),
+                              ("NEP (Pg C yr-1)", "NEP (NPP − HR, sink positive)", "NEP"),
+                              ("cTOT (Pg C)", "Soil C (litter + SOM)", "soil C"),
+                              ("cVEG (Pg C)", "Vegetation C", "vegetation C")):
         lines = []
         for r in runs:
             s = series[series.run == r.attrs["label"]]
             lines.append((r.attrs["label"], r.attrs["configuration"], s.year.values, s[col].values))
-        panels.append({"title": title, "ylabel": col.split(" (")[0] + " (" + col.split(" (")[1], "lines": lines,
+        unit = col.split(" (")[1].rstrip(")").replace("yr-1", "yr$^{-1}$")
+        panels.append({"title": title, "ylabel": f"{short} ({unit})", "lines": lines,
                        "zero": col.startswith("NEP")})
     f = P.series_figure(panels, title="Global totals per year", path=figdir / "global_series.png")
     doc.fig(f, "Annual global totals of the masked cells per run (fluxes: annual totals; stocks: annual means).")
@@ -323,7 +330,7 @@ def _map_figures(doc, runs, ini, fin, mask, figdir):
     have = [(r, means[r.attrs["label"]]) for r in runs if means[r.attrs["label"]] is not None]
     msk = mask
     per_run_mask = (lambda r: M.land_mask(r)) if mask is None else (lambda r: mask)
-    period = f"{ini[0]}-{ini[1]}" if ini[0] != ini[1] else f"{ini[0]}"
+    period = _period(ini)
     grey = "Grey: land cells outside the mask (ice/water, or low NPP); pale blue-grey: not simulated."
 
     def fig(name, fields, **kw):
@@ -352,45 +359,48 @@ def _map_figures(doc, runs, ini, fin, mask, figdir):
     if f:
         doc.fig(f, f"MIC:SOC = 100 x microbial C / soil C of the MIMICS runs, {period}. {grey}")
 
-    # N-cycle response ratios and N limitation
+    # N-cycle response ratios and N limitation: one figure per variable (own colour scale)
     prs = M.pairs(runs)
-    rr_fields, nlim = [], []
+    rr = {"soil_c": [], "npp": [], "turnover": []}
+    nlim = []
     for model, (c, cn_run) in prs.items():
         mc, mn = means[c.attrs["label"]], means[cn_run.attrs["label"]]
         if mc is None or mn is None:
             continue
-        rr_fields += [(M.log_response_ratio(mn.cTOT, mc.cTOT), f"{model}: soil C"),
-                      (M.log_response_ratio(mn.NPP, mc.NPP), f"{model}: NPP"),
-                      (M.log_response_ratio(M.turnover_time(mn.cTOT, mn.NPP)["cell"],
-                                            M.turnover_time(mc.cTOT, mc.NPP)["cell"]), f"{model}: turnover time")]
-        nlim.append((M.n_limitation(mc.NPP, mn.NPP), f"{model}: NPP C-only − NPP C+N"))
-    if rr_fields:
-        f = fig("map_response_ratio_cn", rr_fields, diverging=True, cmap="BrBG", ncols=3,
-                label="ln(C+N / C-only)", title=f"Response to the N cycle: ln(C+N / C-only), {period}")
-        doc.fig(f, f"Log response ratio of the C+N run to its C-only counterpart, {period}; "
-                   f"brown = lower with N cycle, green = higher. {grey}")
-        f = fig("map_n_limitation", nlim, diverging=True, cmap="PuOr_r",
+        rr["soil_c"].append((M.log_response_ratio(mn.cTOT, mc.cTOT), model))
+        rr["npp"].append((M.log_response_ratio(mn.NPP, mc.NPP), model))
+        rr["turnover"].append((M.log_response_ratio(M.turnover_time(mn.cTOT, mn.NPP)["cell"],
+                                                    M.turnover_time(mc.cTOT, mc.NPP)["cell"]), model))
+        nlim.append((M.n_limitation(mc.NPP, mn.NPP), model))
+    if nlim:
+        names = {"soil_c": "soil C", "npp": "NPP", "turnover": "turnover time (soil C / NPP)"}
+        for key, fields in rr.items():
+            f = fig(f"map_response_ratio_cn_{key}", fields, diverging=True, cmap="BrBG",
+                    ncols=len(fields), label=f"ln({names[key].split(' (')[0]} C+N / C-only)",
+                    title=f"Response of {names[key]} to the N cycle: ln(C+N / C-only), {period}")
+            doc.fig(f, f"Log response ratio of {names[key]} of each C+N run to its C-only counterpart, {period}; "
+                       f"brown = lower with the N cycle, green = higher (cells <= 0 in either run excluded). {grey}")
+        f = fig("map_n_limitation", nlim, diverging=True, cmap="PuOr_r", ncols=len(nlim),
                 label="N limitation (g C m$^{-2}$ yr$^{-1}$)",
                 title=f"N limitation of NPP (C-only minus C+N; positive = limitation), {period}")
-        doc.fig(f, f"N limitation of NPP = NPP(C-only) - NPP(C+N), {period}; positive = the N cycle lowers NPP. {grey}")
+        doc.fig(f, f"N limitation of NPP = NPP(C-only) - NPP(C+N), {period}; positive (orange) = the N cycle "
+                   f"lowers NPP. {grey}")
     else:
         doc.p("No pair of C-only and C+N runs of the same soil model: N-cycle response maps skipped.")
 
-    # historical response ratios ln(final / initial)
-    hist = []
-    for r in runs:
-        m0, m1 = _mean(r, ini), _mean(r, fin)
-        if m0 is None or m1 is None:
-            continue
-        hist += [(M.log_response_ratio(m1.cTOT, m0.cTOT), f"{r.attrs['label']}: soil C"),
-                 (M.log_response_ratio(m1.NPP, m0.NPP), f"{r.attrs['label']}: NPP")]
-    pf = f"{fin[0]}-{fin[1]}" if fin[0] != fin[1] else f"{fin[0]}"
-    if hist:
-        f = fig("map_response_ratio_historical", hist, diverging=True, cmap="RdBu_r", ncols=2,
-                label=f"ln({pf} / {period})",
-                title=f"Historical response: ln(mean {pf} / mean {period})")
-        doc.fig(f, f"Log response ratio of the final to the initial window per run (soil C left, NPP right); "
-                   f"red = increase. {grey}")
+    # historical response ratios ln(final / initial), one figure per variable
+    pf = _period(fin)
+    for var, name in (("cTOT", "soil C"), ("NPP", "NPP")):
+        hist = []
+        for r in runs:
+            m0, m1 = _mean(r, ini), _mean(r, fin)
+            if m0 is not None and m1 is not None:
+                hist.append((M.log_response_ratio(m1[var], m0[var]), r.attrs["label"]))
+        if hist:
+            f = fig(f"map_response_ratio_historical_{var}", hist, diverging=True, cmap="RdBu_r",
+                    label=f"ln({name} {pf} / {period})",
+                    title=f"Historical response of {name}: ln(mean {pf} / mean {period})")
+            doc.fig(f, f"Log response ratio of {name}, final to initial window, per run; red = increase. {grey}")
 
 
 def _zonal_figures(doc, runs, ini, mask, figdir):
@@ -415,7 +425,7 @@ def _zonal_figures(doc, runs, ini, mask, figdir):
         if lines:
             panels.append({"title": title, "ylabel": f"{title.split(' (')[0]} ({unit})", "lines": lines})
     if panels:
-        period = f"{ini[0]}-{ini[1]}" if ini[0] != ini[1] else f"{ini[0]}"
+        period = _period(ini)
         f = P.zonal_figure(panels, title=f"Zonal means over land (unweighted mean over longitude), {period}",
                            path=figdir / "zonal_means.png")
         doc.fig(f, f"Zonal means of the masked cells (unweighted mean over longitude, as the paper), {period}.")
@@ -455,7 +465,8 @@ def _boreal(doc, runs, ini, fin, figdir, tabdir, climatology):
     clim_panels = {v: {"title": t, "ylabel": f"{v} (g C m$^{{-2}}$ d$^{{-1}}$)", "lines": [], "xlabel": "day of year",
                        "zero": v == "NEP"}
                    for v, t in (("NPP", "NPP"), ("NEP", "NEP (NPP − HR)"))}
-    dN = {"title": "N limitation: NPP C+N − NPP C-only", "ylabel": "ΔNPP (g C m$^{-2}$ d$^{-1}$)", "lines": [],
+    dN = {"title": "N limitation: NPP C-only − NPP C+N (positive = limitation)",
+          "ylabel": "N limitation (g C m$^{-2}$ d$^{-1}$)", "lines": [],
           "xlabel": "day of year", "zero": True}
     got, daily = False, {}
     for r in runs:
@@ -481,10 +492,10 @@ def _boreal(doc, runs, ini, fin, figdir, tabdir, climatology):
                 continue
             st = P.style(r)
             st["ls"] = ls
-            wl = f"{w[0]}-{w[1]}" if w[0] != w[1] else f"{w[0]}"
+            wl = _period(w)
             for v in ("NPP", "NEP"):
                 c = M.daily_climatology(d, v, reg, ys)
-                clim_panels[v]["lines"].append((f"{r.attrs['label']} {wl}", st, c.doy.values, c.values))
+                clim_panels[v]["lines"].append((f"{r.attrs['label']}, {wl}", st, c.doy.values, c.values))
             got = True
     for model, (c, cn) in M.pairs(runs).items():
         if c.attrs["label"] in daily and cn.attrs["label"] in daily:
@@ -493,11 +504,11 @@ def _boreal(doc, runs, ini, fin, figdir, tabdir, climatology):
             for (w, ls) in ((ini, ":"), (fin, "-")):
                 ys = sorted(set(y for y in dc.year.values if w[0] <= y <= w[1]) & set(dn.year.values))
                 if ys:
-                    diff = M.daily_climatology(dn, "NPP", reg, ys) - M.daily_climatology(dc, "NPP", reg, ys)
+                    diff = M.daily_climatology(dc, "NPP", reg, ys) - M.daily_climatology(dn, "NPP", reg, ys)
                     st = P.style(cn)
                     st["ls"] = ls
-                    wl = f"{w[0]}-{w[1]}" if w[0] != w[1] else f"{w[0]}"
-                    dN["lines"].append((f"{model} {wl}", st, diff.doy.values, diff.values))
+                    wl = _period(w)
+                    dN["lines"].append((f"{model}, {wl}", st, diff.doy.values, diff.values))
     if got:
         panels = [clim_panels["NPP"], clim_panels["NEP"]] + ([dN] if dN["lines"] else [])
         f = P.series_figure(panels, title="Boreal region: mean seasonal cycle (dotted: initial, solid: final window)",
