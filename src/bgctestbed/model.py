@@ -223,7 +223,7 @@ def _mimics_day(state: State, met: dict, p: dict, cfg: ModelConfig, c: dict):
     if n_on:
         leach = jnp.where(act, state.nsoilmin * p["fNminleach"], 0.0)
         nsoilmin1 = state.nsoilmin - leach
-        din0 = mp.fracDINavailMIC * nsoilmin1 / uc
+        din0 = mp.fracDINavailMIC * nsoilmin1 * (1.0 / uc)  # the reference multiplies by 1/uc
     else:
         din0 = None
     pools, fx = mim.soil_day(state.mim, lit, rates, act, mp, n_on, din=din0, uc=uc)
