@@ -1,16 +1,72 @@
-"""Core commands: run."""
+"""Core commands: run, init."""
 
 from __future__ import annotations
 
+import logging
+import sys
+from pathlib import Path
+
+from .errors import ConfigError
+
 
 def register(sub) -> None:
-    p = sub.add_parser("run", help="run a case described by a reference .lst run-control file")
-    p.add_argument("path", help="run-control file (.lst)")
+    p = sub.add_parser("run", help="run an experiment (TOML configuration or preset) or a reference .lst case",
+                       description="Run the phases of a TOML run configuration (prespin, spin-up, historical, "
+                                   "scenario) or a reference run-control file (.lst).")
+    p.add_argument("path", nargs="?", help="run configuration (.toml) or reference run-control file (.lst)")
+    p.add_argument("--preset", choices=("paper", "quick"),
+                   help="run a built-in configuration instead of a file (see 'bgctestbed init')")
+    p.add_argument("--output-dir", help="override run.output_dir")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from its restarts and checkpoints")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
     p.set_defaults(func=_run)
+    q = sub.add_parser("init", help="write a commented example run configuration")
+    q.add_argument("path", nargs="?", default="bgctestbed.toml", help="file to write (default: bgctestbed.toml)")
+    q.add_argument("--preset", choices=("paper", "quick"), default="paper")
+    q.add_argument("--force", action="store_true", help="overwrite an existing file")
+    q.set_defaults(func=_init)
 
 
 def _run(args) -> int:
-    from .legacy import run_lst
+    from .config import load_config, preset_config
 
-    run_lst(args.path)
+    _logging(args.quiet)
+    if args.preset and args.path:
+        raise ConfigError("give a configuration file or --preset, not both")
+    if not args.preset and not args.path:
+        raise ConfigError("give a configuration file (.toml or .lst) or --preset")
+    if args.path and args.path.endswith(".lst"):
+        if args.resume or args.output_dir:
+            raise ConfigError("--resume and --output-dir apply to TOML configurations, not .lst files")
+        from .legacy import run_lst
+
+        run_lst(args.path, progress=not args.quiet)
+        return 0
+    cfg = preset_config(args.preset, Path.cwd()) if args.preset else load_config(args.path)
+    if args.output_dir:
+        cfg["run"]["output_dir"] = str(Path(args.output_dir).resolve())
+    from .workflow import run_config
+
+    run = run_config(cfg, resume=args.resume, quiet=args.quiet)
+    print(f"outputs in {run.out}" + (f"; report: {run.out / 'report' / 'report.html'}"
+                                     if (run.out / "report" / "report.html").exists() else ""))
     return 0
+
+
+def _init(args) -> int:
+    from .config import example_config
+    from .io.atomic import write_text
+
+    path = Path(args.path)
+    if path.exists() and not args.force:
+        raise ConfigError(f"{path}: exists (use --force to overwrite)")
+    write_text(path, example_config(args.preset))
+    print(f"wrote {path}; run it with: bgctestbed run {path}")
+    return 0
+
+
+def _logging(quiet: bool) -> None:
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("jax").setLevel(logging.WARNING)   # backend probing is not news to users

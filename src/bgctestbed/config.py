@@ -1,0 +1,221 @@
+"""Run configuration (TOML): what to simulate, on which inputs, through which phases.
+
+Every key is declared once in `SCHEMA` with its type, default and meaning; unknown keys and
+bad values are errors naming the file and key. `example_config()` is the commented file that
+`bgctestbed init` writes, generated from the same table so it cannot drift from the parser.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError
+
+CONFIGURATIONS = {"casa-c": ("casa", False), "casa-cn": ("casa", True),
+                  "mimics-c": ("mimics", False), "mimics-cn": ("mimics", True)}
+PHASES = ("prespin", "spinup", "historical", "scenario")
+
+
+@dataclass(frozen=True)
+class Key:
+    type: type | tuple
+    default: object
+    help: str
+    choices: tuple | None = None
+
+
+def _years(v):
+    return isinstance(v, list) and len(v) == 2 and all(isinstance(x, int) for x in v) and v[0] <= v[1]
+
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "run": {
+        "name": Key(str, "run", "name of the run (used in output file attributes and the report)"),
+        "output_dir": Key(str, "output", "folder for all outputs (relative to this file)"),
+        "configurations": Key(list, ["casa-c", "casa-cn", "mimics-c", "mimics-cn"],
+                              "soil model and nitrogen: any of casa-c, casa-cn, mimics-c, mimics-cn"),
+        "report": Key(bool, True, "write the analysis report after the last phase"),
+    },
+    "inputs": {
+        "world": Key(str, "embedded", "'embedded' (the default 2-degree world shipped with the package), "
+                     "a world .npz file, or 'files' to read reference-format inputs below"),
+        "cell_stride": Key(int, 1, "simulate every k-th cell only (1 = all; larger for quick looks)"),
+        "seed": Key(int, 0, "seed of the world's weather generator"),
+        "gridinfo": Key(str, "", "reference gridinfo CSV (world = 'files')"),
+        "soil": Key(str, "", "reference soil CSV (world = 'files')"),
+        "phenology": Key(str, "", "reference phenology file (world = 'files')"),
+        "met": Key(str, "", "met NetCDF per year, '{year}' in the name is replaced (world = 'files')"),
+        "casa_params": Key(str, "default", "CASA PFT table: 'default' or a reference-format CSV"),
+        "mimics_params": Key(str, "default", "MIMICS parameter file: 'default' or a reference-format CSV"),
+    },
+    "spinup": {
+        "method": Key(str, "brute", "'brute' (repeat the forcing cycle) or 'solver' (periodic steady "
+                      "state, then confirmation cycles)", ("brute", "solver")),
+        "prespin_year": Key(int, 1901, "year whose forcing is repeated in the prespin"),
+        "prespin_years": Key(int, 100, "years of prespin (0 = none)"),
+        "cycle": Key(list, [1901, 1920], "first and last year of the spin-up forcing cycle"),
+        "max_cycles": Key(int, 500, "upper limit of spin-up cycles per stage"),
+        "min_cycles": Key(int, 2, "cycles run before the criteria may stop a stage"),
+        "accelerated": Key(bool, True, "CASA soil: accelerated-decomposition stage, then passive pools x "
+                           "passive_factor, then the normal-rate stage"),
+        "passive_factor": Key(float, 10.0, "factor of the passive-pool rescale after the accelerated stage"),
+        "checkpoint_every": Key(int, 10, "cycles between checkpoints (for --resume)"),
+    },
+    "historical": {
+        "years": Key(list, [1901, 2014], "first and last calendar year"),
+        "output": Key(str, "annual", "'annual' or 'daily' output", ("annual", "daily")),
+    },
+    "scenario": {
+        "years": Key(list, [], "first and last calendar year continuing the historical run ([] = none)"),
+        "output": Key(str, "annual", "'annual' or 'daily' output", ("annual", "daily")),
+    },
+    "options": {
+        "cumulative_roots": Key(bool, False, "Q1: root fractions from cumulative depth (reference: off)"),
+        "fix_plant_n_update": Key(bool, False, "Q2: update plant N even when leaf C <= 0"),
+        "fix_btran_floor": Key(bool, False, "Q6: floor the drought index at 0"),
+        "fix_n_loss_branch": Key(bool, False, "Q7: frozen soil with ample N loses N at the unfrozen rate"),
+    },
+}
+
+
+class Config(dict):
+    """Validated configuration: `cfg["spinup"]["method"]`; `path` is the file it came from and
+    `base` the folder relative paths are resolved against."""
+
+    def __init__(self, data: dict, path: Path | None, text: str = ""):
+        super().__init__(data)
+        self.path = path
+        self.base = path.parent if path is not None else Path.cwd()
+        self.text = text
+
+    def resolve(self, p: str) -> Path:
+        q = Path(p).expanduser()
+        return q if q.is_absolute() else self.base / q
+
+    @property
+    def output_dir(self) -> Path:
+        return self.resolve(self["run"]["output_dir"])
+
+
+def _check(section: str, key: str, value, spec: Key, where: str):
+    name = f"{section}.{key}"
+    if spec.type is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, spec.type) or (spec.type is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}: {name} must be {spec.type.__name__}, not {value!r}")
+    if spec.choices and value not in spec.choices:
+        raise ConfigError(f"{where}: {name} must be one of {', '.join(spec.choices)}, not {value!r}")
+    return value
+
+
+def parse_config(data: dict, path: Path | None = None, text: str = "") -> Config:
+    where = str(path) if path else "configuration"
+    out = {}
+    for section, value in data.items():
+        if section not in SCHEMA:
+            raise ConfigError(f"{where}: unknown section [{section}] (known: {', '.join(SCHEMA)})")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: [{section}] must be a table")
+        for key in value:
+            if key not in SCHEMA[section]:
+                raise ConfigError(f"{where}: unknown key {section}.{key} "
+                                  f"(known: {', '.join(SCHEMA[section])})")
+    for section, keys in SCHEMA.items():
+        given = data.get(section, {})
+        out[section] = {k: _check(section, k, given[k], spec, where) if k in given else spec.default
+                        for k, spec in keys.items()}
+    _validate(out, where)
+    return Config(out, path, text)
+
+
+def _validate(c: dict, where: str):
+    confs = c["run"]["configurations"]
+    bad = [x for x in confs if x not in CONFIGURATIONS]
+    if not confs or bad:
+        raise ConfigError(f"{where}: run.configurations must list some of {', '.join(CONFIGURATIONS)}"
+                          + (f"; unknown: {', '.join(map(str, bad))}" if bad else ""))
+    if len(set(confs)) != len(confs):
+        raise ConfigError(f"{where}: run.configurations lists a configuration twice")
+    for sec in ("historical", "scenario"):
+        y = c[sec]["years"]
+        if y and not _years(y):
+            raise ConfigError(f"{where}: {sec}.years must be [first, last] with first <= last, not {y!r}")
+    if not _years(c["spinup"]["cycle"]):
+        raise ConfigError(f"{where}: spinup.cycle must be [first, last] with first <= last")
+    for k in ("max_cycles", "checkpoint_every", "cell_stride"):
+        sec = "inputs" if k == "cell_stride" else "spinup"
+        if c[sec][k] < 1:
+            raise ConfigError(f"{where}: {sec}.{k} must be at least 1")
+    for k in ("prespin_years", "min_cycles"):
+        if c["spinup"][k] < 0:
+            raise ConfigError(f"{where}: spinup.{k} must not be negative")
+    if c["spinup"]["passive_factor"] <= 0:
+        raise ConfigError(f"{where}: spinup.passive_factor must be positive")
+    h, s = c["historical"]["years"], c["scenario"]["years"]
+    if s and h and s[0] != h[1] + 1:
+        raise ConfigError(f"{where}: scenario.years must start the year after historical.years ends "
+                          f"({h[1] + 1}), not {s[0]}")
+    if c["inputs"]["world"] == "files":
+        missing = [k for k in ("gridinfo", "soil", "phenology", "met") if not c["inputs"][k]]
+        if missing:
+            raise ConfigError(f"{where}: inputs.world = 'files' needs inputs.{', inputs.'.join(missing)}")
+
+
+def load_config(path) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(data, path, text)
+
+
+def _toml(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return f'"{v}"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    return repr(v)
+
+
+PRESETS = {
+    # the paper's experiment on the embedded world
+    "paper": {"run": {"name": "paper", "output_dir": "output/paper"},
+              "spinup": {"method": "solver"}},
+    # a few minutes: every 10th cell, a 1-year spin-up cycle, a short prespin
+    "quick": {"run": {"name": "quick", "output_dir": "output/quick"},
+              "inputs": {"cell_stride": 10},
+              "spinup": {"method": "solver", "prespin_years": 10, "cycle": [1901, 1901]}},
+}
+
+
+def example_config(preset: str = "paper") -> str:
+    """Commented TOML with every key, its default (or the preset's value) and meaning."""
+    over = PRESETS[preset]
+    lines = [f"# bgctestbed run configuration ({preset} preset). Run with: bgctestbed run THIS_FILE",
+             "# Every key is optional; the value shown is what applies when it is left out."]
+    for section, keys in SCHEMA.items():
+        lines += ["", f"[{section}]"]
+        for k, spec in keys.items():
+            val = over.get(section, {}).get(k, spec.default)
+            lines.append(f"# {spec.help}")
+            lines.append(f"{k} = {_toml(val)}")
+    return "\n".join(lines) + "\n"
+
+
+def preset_config(preset: str, base: Path | None = None) -> Config:
+    text = example_config(preset)
+    cfg = parse_config(tomllib.loads(text), None, text)
+    if base is not None:
+        cfg.base = base
+    return cfg

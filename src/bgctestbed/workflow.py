@@ -1,0 +1,486 @@
+"""The experiment of a run configuration: prespin, spin-up to the equilibrium criteria,
+historical run and scenario continuation, for one or more model configurations.
+
+Protocol (io_workflow.md §6, STEP 1-4): a prespin repeats one year's forcing from a cold start;
+the spin-up repeats the forcing cycle (1901-1920) until the three equilibrium criteria hold
+(CASA soil with brute force: an accelerated-decomposition stage, passive C and N x 10, then a
+normal-rate stage); the historical run follows the calendar and a scenario continues from its
+end state. Each phase ends with a NetCDF restart (`restart_<phase>.nc`, exact float64); the
+spin-up also checkpoints every few cycles, so `resume` continues an interrupted run and gives
+the identical result. Transient phases step all configurations through a year together, so
+each year's forcing is made once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import __version__
+from .config import CONFIGURATIONS, Config
+from .errors import ConfigError, InputError, ModelError
+from .init import cold_start
+from .io.atomic import write_text
+from .io.checkpoint import read_restart, write_restart
+from .model import ModelConfig, State, run_year, to_jax
+from .params.casa import casa_cell_params, default_casa_table, read_casa_table
+from .params.mimics import default_mimics_params, mimics_cell_params, read_mimics_params
+from .physics.mimics import initial_pools
+from .sites import Sites
+from .spinup.criteria import equilibrium_criteria, soil_carbon
+
+log = logging.getLogger(__name__)
+
+MET_KEYS = (("cgpp", "xcgpp"), ("tairk", "xtairk"), ("ndep", "ndep"), ("tsoil", "xtsoil"),
+            ("moist", "xmoist"), ("frznmoist", "xfrznmoist"))
+LOG_COLUMNS = ["stage", "cycle", "years", "global_soil_c_PgC", "delta_PgC", "frac_cells_gt_1g",
+               "frac_cells_gt_0p1pct", "passed", "wall_s"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs: sites and a forcing source
+# ---------------------------------------------------------------------------------------------
+
+def subset_sites(sites: Sites, idx: np.ndarray) -> Sites:
+    """The sites of cells `idx` (grid description unchanged)."""
+    kw = {}
+    for name, value in vars(sites).items():
+        per_cell = isinstance(value, np.ndarray) and value.shape[:1] == (sites.n,) and \
+            name not in ("grid_lon", "grid_lat")
+        kw[name] = value[idx] if per_cell else value
+    return Sites(**kw)
+
+
+class ForcingSource:
+    """Daily forcing by calendar year as float32 arrays (the precision of met files, so a run
+    on the embedded world equals the same run on its exported met files). The model promotes
+    them to float64."""
+
+    sites: Sites
+    description: str
+
+    def year(self, y: int) -> dict:
+        raise NotImplementedError
+
+
+class WorldSource(ForcingSource):
+    def __init__(self, world, idx: np.ndarray):
+        self.world, self.idx = world, idx
+        self.sites = subset_sites(world.sites, idx)
+        self.description = f"embedded world {world.path} (seed {world.seed})"
+
+    def year(self, y: int) -> dict:
+        f = self.world.forcing(y)
+        return {k: np.asarray(getattr(f, a)[..., self.idx], np.float32) for k, a in MET_KEYS}
+
+
+class FileSource(ForcingSource):
+    """Reference-format inputs: gridinfo/soil/phenology files and one met file per year."""
+
+    def __init__(self, sites: Sites, met_template: str, idx: np.ndarray):
+        self.full_sites, self.template, self.idx = sites, met_template, idx
+        self.sites = subset_sites(sites, idx)
+        self.description = f"met files {met_template}"
+
+    def year(self, y: int) -> dict:
+        from .io.testbed import check_sites_match_met, read_met
+
+        path = Path(self.template.replace("{year}", str(y)))
+        if not path.exists():
+            raise InputError(path, f"met file for year {y} not found")
+        forcing, grid = read_met(path)
+        check_sites_match_met(self.full_sites, grid, path)
+        if forcing.nyears != 1:
+            raise InputError(path, f"expected one year of daily forcing, found {forcing.nyears}")
+        return {k: np.asarray(getattr(forcing, a)[..., self.idx], np.float32) for k, a in MET_KEYS}
+
+
+def open_source(cfg: Config) -> ForcingSource:
+    inp = cfg["inputs"]
+    if inp["world"] == "files":
+        from .io.testbed import read_sites
+
+        sites = read_sites(cfg.resolve(inp["gridinfo"]), cfg.resolve(inp["soil"]),
+                           cfg.resolve(inp["phenology"]))
+        return FileSource(sites, str(cfg.resolve(inp["met"])), np.arange(sites.n)[::inp["cell_stride"]])
+    from .world import load_world
+
+    world = load_world(None if inp["world"] == "embedded" else cfg.resolve(inp["world"]), seed=inp["seed"])
+    return WorldSource(world, np.arange(world.n)[::inp["cell_stride"]])
+
+
+def to_device(f: dict) -> dict:
+    return {k: jnp.asarray(v, jnp.float64) for k, v in f.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# One model configuration ("member") of the run
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Member:
+    name: str                   # casa-c, casa-cn, mimics-c, mimics-cn
+    model: ModelConfig
+    p: dict                     # cell parameters (numpy)
+    pj: dict                    # the same on the device
+    p_ad: dict | None           # accelerated decomposition (CASA soil), on the device
+    dir: Path
+    table: object = None        # CASA PFT table (cold start)
+    state: State | None = None
+    phase_done: str = ""        # last completed phase
+    info: dict = field(default_factory=dict)
+
+    def restart(self, phase: str) -> Path:
+        return self.dir / f"restart_{phase}.nc"
+
+
+def build_members(cfg: Config, sites: Sites) -> list[Member]:
+    inp, opt = cfg["inputs"], cfg["options"]
+    table = default_casa_table() if inp["casa_params"] == "default" else \
+        read_casa_table(cfg.resolve(inp["casa_params"]))
+    members = []
+    for name in cfg["run"]["configurations"]:
+        soil, nitrogen = CONFIGURATIONS[name]
+        mp = None
+        if soil == "mimics":
+            mp = default_mimics_params() if inp["mimics_params"] == "default" else \
+                read_mimics_params(cfg.resolve(inp["mimics_params"]))
+        model = ModelConfig(soil, nitrogen, mimics=mp, fix_plant_n_update=opt["fix_plant_n_update"],
+                            fix_btran_floor=opt["fix_btran_floor"], fix_n_loss_branch=opt["fix_n_loss_branch"])
+        p = casa_cell_params(table, sites, cumulative_roots=opt["cumulative_roots"])
+        if mp is not None:
+            p.update({f"mim_{k}": v for k, v in mimics_cell_params(mp, sites.pft, sites.clay).items()})
+        p_ad = None
+        if soil == "casa":
+            p_ad = to_jax(dict(p, **casa_cell_params(table.accelerated(), sites,
+                                                     cumulative_roots=opt["cumulative_roots"])))
+        members.append(Member(name, model, p, to_jax(p), p_ad, cfg.output_dir / name, table))
+    return members
+
+
+def cold_state(m: Member, sites: Sites) -> State:
+    st = cold_start(m.table, m.p, sites.phase0, m.model)
+    if m.model.soil == "mimics":
+        mp = m.model.mimics
+        pools = initial_pools(np.asarray(m.p["active"]), mp.CNr, mp.CNk)
+        st = st._replace(mim=type(pools)(*(jnp.maximum(x, 0.0) for x in pools)))
+    return jax.tree.map(jnp.asarray, st)
+
+
+def rescale_passive(state: State, factor: float, nitrogen: bool) -> State:
+    """Passive soil C (and N, keeping its C:N) times `factor` after accelerated decomposition
+    (io_workflow §6: the authors' hand edit of the AD restart)."""
+    csoil = state.csoil.at[:, 2].multiply(factor)
+    nsoil = state.nsoil.at[:, 2].multiply(factor) if nitrogen else state.nsoil
+    return state._replace(csoil=csoil, nsoil=nsoil)
+
+
+def check_state(state: State, m: Member, where: str) -> None:
+    """Stop with the cell and pool when the model produced a non-finite value."""
+    act = np.asarray(m.p["active"])
+    for name, x in state._asdict().items():
+        if x is None:
+            continue
+        leaves = x._asdict().items() if name == "mim" else [(name, x)]
+        for nm, a in leaves:
+            a = np.asarray(a)
+            bad = ~np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1) & act
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise ModelError(f"{m.name}: non-finite {nm} in cell index {i} "
+                                 f"({int(bad.sum())} cells) after {where}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------------
+
+class Run:
+    def __init__(self, cfg: Config, *, resume: bool = False, quiet: bool = False):
+        self.cfg, self.resume, self.quiet = cfg, resume, quiet
+        self.out = cfg.output_dir
+        self.source = open_source(cfg)
+        self.sites = self.source.sites
+        self.members = build_members(cfg, self.sites)
+        self.simulated = np.asarray(self.members[0].p["active"], bool)
+        self.area = np.asarray(self.sites.landarea, np.float64)
+        self.timings: dict = {}
+
+    # --- helpers -----------------------------------------------------------------------------
+    def _bar(self, total, desc):
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=desc, unit="yr", disable=True if self.quiet else None,
+                    dynamic_ncols=True, leave=False)
+
+    def _attrs(self, m: Member, phase: str) -> dict:
+        return {"title": f"bgctestbed {self.cfg['run']['name']}: {m.name} {phase}",
+                "source": f"bgctestbed {__version__}", "configuration": m.name, "phase": phase,
+                "soil_model": m.model.soil, "nitrogen": int(m.model.nitrogen),
+                "inputs": self.source.description, "run_configuration": self.cfg.text}
+
+    def _meta(self, m: Member, phase: str, **extra) -> dict:
+        return dict(configuration=m.name, phase=phase, version=__version__, **extra)
+
+    def _save(self, m: Member, phase: str, path: Path | None = None, **extra) -> None:
+        write_restart(path or m.restart(phase), m.state, self.sites.cellid, self._meta(m, phase, **extra))
+
+    def _load_done(self, m: Member) -> None:
+        """With `resume`: the state after the last completed phase, if any."""
+        for phase in reversed(("prespin", "spinup", "historical", "scenario")):
+            if m.restart(phase).exists():
+                m.state, meta = read_restart(m.restart(phase), self.sites.cellid)
+                m.state = jax.tree.map(jnp.asarray, m.state)
+                m.phase_done = phase
+                log.info("%s: resuming after %s", m.name, phase)
+                return
+
+    # --- phases ------------------------------------------------------------------------------
+    def execute(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        write_text(self.out / "config.toml", self.cfg.text)
+        for m in self.members:
+            m.dir.mkdir(parents=True, exist_ok=True)
+            if self.resume:
+                self._load_done(m)
+        order = ("prespin", "spinup", "historical", "scenario")
+
+        def todo(phase):
+            return [m for m in self.members if order.index(phase) > (order.index(m.phase_done)
+                                                                    if m.phase_done else -1)]
+        if todo("prespin"):
+            self.prespin(todo("prespin"))
+        if todo("spinup"):
+            cycle = self._cycle_forcing()
+            for m in todo("spinup"):
+                self.spinup(m, cycle)
+            del cycle
+        h = self.cfg["historical"]["years"]
+        if h and todo("historical"):
+            self.transient(todo("historical"), "historical", h, self.cfg["historical"]["output"])
+        s = self.cfg["scenario"]["years"]
+        if s and todo("scenario"):
+            self.transient(todo("scenario"), "scenario", s, self.cfg["scenario"]["output"])
+        self._write_summary()
+        if self.cfg["run"]["report"] and h:
+            self.report()
+
+    def prespin(self, members) -> None:
+        sp = self.cfg["spinup"]
+        n = sp["prespin_years"]
+        t0 = time.perf_counter()
+        f = to_device(self.source.year(sp["prespin_year"])) if n else None
+        for m in members:
+            m.state = cold_state(m, self.sites)
+            with self._bar(n, f"{m.name} prespin {sp['prespin_year']}") as bar:
+                for _ in range(n):
+                    m.state, _, _ = run_year(m.state, f, m.pj, m.model)
+                    bar.update()
+            check_state(m.state, m, "the prespin")
+            self._save(m, "prespin", years=n)
+            m.phase_done = "prespin"
+        self.timings["prespin_s"] = time.perf_counter() - t0
+
+    def _cycle_forcing(self) -> list:
+        y0, y1 = self.cfg["spinup"]["cycle"]
+        t0 = time.perf_counter()
+        years = []
+        with self._bar(y1 - y0 + 1, "forcing cycle") as bar:
+            for y in range(y0, y1 + 1):
+                years.append(self.source.year(y))
+                bar.update()
+        self.timings["cycle_forcing_s"] = time.perf_counter() - t0
+        return _DeviceCycle(years)
+
+    def spinup(self, m: Member, cycle) -> None:
+        sp = self.cfg["spinup"]
+        t0 = time.perf_counter()
+        if sp["method"] == "solver":
+            self._spin_solver(m, cycle)
+        else:
+            stages = [("accelerated", m.p_ad), ("normal", m.pj)] if (m.p_ad is not None and
+                                                                    sp["accelerated"]) else [("normal", m.pj)]
+            ck = m.dir / "checkpoint_spinup.nc"
+            start_stage, start_cycle, rows = 0, 0, []
+            if self.resume and ck.exists():
+                m.state, meta = read_restart(ck, self.sites.cellid)
+                m.state = jax.tree.map(jnp.asarray, m.state)
+                at = (meta["stage_index"], meta["cycle"])
+                order = {name: i for i, (name, _) in enumerate(stages)}
+                # the log may hold cycles past the checkpoint: the run repeats them
+                rows = [r for r in _read_log(m.dir / "spinup_log.csv")
+                        if (order.get(r["stage"], -1), r["cycle"]) <= at]
+                start_stage, start_cycle = (at[0] + 1, 0) if meta["stage_done"] else at
+                log.info("%s: spin-up resumed after %s cycle %d", m.name, stages[at[0]][0], at[1])
+            for si in range(start_stage, len(stages)):
+                name, pj = stages[si]
+                first = start_cycle if si == start_stage else 0
+                if name == "normal" and si > 0 and first == 0:
+                    m.state = rescale_passive(m.state, sp["passive_factor"], m.model.nitrogen)
+                self._brute_stage(m, cycle, name, si, pj, first, rows, ck)
+            ck.unlink(missing_ok=True)
+        m.info["spinup_wall_s"] = time.perf_counter() - t0
+        self._save(m, "spinup", **{k: v for k, v in m.info.items() if isinstance(v, (int, float, str, bool))})
+        m.phase_done = "spinup"
+
+    def _brute_stage(self, m, cycle, stage, si, pj, first, rows, ck) -> None:
+        sp = self.cfg["spinup"]
+        ny = len(cycle)
+        prev = soil_carbon(m.state, m.p)
+        bar = self._bar(sp["max_cycles"] * ny, f"{m.name} spin-up ({stage})")
+        bar.update(first * ny)
+        t0 = time.perf_counter()
+        k = first
+        try:
+            while k < sp["max_cycles"]:
+                for y in range(ny):
+                    m.state, _, _ = run_year(m.state, cycle[y], pj, m.model)
+                    bar.update()
+                k += 1
+                check_state(m.state, m, f"spin-up cycle {k}")
+                cur = soil_carbon(m.state, m.p)
+                crit = equilibrium_criteria(prev, cur, self.area, self.simulated)
+                prev = cur
+                rows.append(dict(stage=stage, cycle=k, years=k * ny, **_crit_cols(crit),
+                                 wall_s=round(time.perf_counter() - t0, 3)))
+                bar.set_postfix_str(crit.summary())
+                done = crit.passed and k >= max(sp["min_cycles"], 1)
+                if k % sp["checkpoint_every"] == 0 or done or k == sp["max_cycles"]:
+                    write_restart(ck, m.state, self.sites.cellid, self._meta(
+                        m, "spinup", stage_index=si, cycle=k, stage_done=done or k == sp["max_cycles"]))
+                    _write_log(m.dir / "spinup_log.csv", rows)
+                if done:
+                    break
+        finally:
+            bar.close()
+        m.info[f"{stage}_cycles"] = k
+        m.info[f"{stage}_converged"] = bool(rows and rows[-1]["passed"])
+        if not m.info[f"{stage}_converged"]:
+            log.warning("%s: %s spin-up stopped after %d cycles without meeting the criteria (%s)",
+                        m.name, stage, k, crit.summary() if rows else "no cycle")
+
+    def _spin_solver(self, m: Member, cycle) -> None:
+        from .spinup.solver import solve_periodic
+
+        rows = []
+        bar_msgs = []
+
+        def progress(msg):
+            bar_msgs.append(msg)
+            if not self.quiet:
+                log.info("%s: %s", m.name, msg)
+        m.state, rep = solve_periodic(m.state, cycle, m.pj, m.model, area_m2=self.area,
+                                      simulated=self.simulated, progress=progress)
+        for i, h in enumerate(rep.history):
+            rows.append(dict(stage="solver", cycle=i + 1, years=h.get("forward_years", ""),
+                             **{c: h.get(c, "") for c in LOG_COLUMNS[3:]}))
+        if rep.criteria is not None:
+            rows.append(dict(stage="confirmation", cycle=len(rows) + 1, years=rep.forward_years,
+                             **_crit_cols(rep.criteria), wall_s=round(rep.wall_s, 3)))
+        _write_log(m.dir / "spinup_log.csv", rows)
+        m.info.update(solver_converged=bool(rep.converged), solver_forward_years=float(rep.forward_years),
+                      solver_forward_equivalent_years=float(rep.forward_equivalent_years),
+                      solver_fallback_cells=int(np.sum(rep.fallback_cells)),
+                      solver_unsolved_cells=int(np.sum(rep.unsolved_cells)))
+        if not rep.converged:
+            log.warning("%s: the solver did not meet the criteria (%s)", m.name,
+                        rep.criteria.summary() if rep.criteria else "no confirmation")
+
+    def transient(self, members, phase: str, years, output: str) -> None:
+        from .io.cfout import CFWriter
+
+        y0, y1 = years
+        prev = "historical" if phase == "scenario" else "spinup"
+        for m in members:
+            if m.state is None:
+                raise ConfigError(f"{m.name}: no state to start the {phase} run from")
+        t0 = time.perf_counter()
+        daily = output == "daily"
+        # outputs appear only when the whole phase has run (the writers rename on close)
+        with contextlib.ExitStack() as stack, self._bar(y1 - y0 + 1, f"{phase} {y0}-{y1}") as bar:
+            writers = [stack.enter_context(CFWriter(m.dir / f"{phase}_{output}.nc", self.sites, m.model,
+                                                    frequency=output, attrs=self._attrs(m, phase)))
+                       for m in members]
+            for y in range(y0, y1 + 1):
+                f = to_device(self.source.year(y))
+                for m, w in zip(members, writers):
+                    m.state, acc, ys = run_year(m.state, f, m.pj, m.model, daily=daily)
+                    w.append(y, ys if daily else acc)
+                bar.update()
+            for m in members:
+                check_state(m.state, m, f"the {phase} run")
+        for m in members:
+            self._save(m, phase, years=[y0, y1], previous=prev)
+            m.phase_done = phase
+        self.timings[f"{phase}_s"] = time.perf_counter() - t0
+
+    def _write_summary(self) -> None:
+        lines = [f"run {self.cfg['run']['name']}: {len(self.sites.cellid)} cells "
+                 f"({int(self.simulated.sum())} simulated), {self.source.description}"]
+        for k, v in self.timings.items():
+            lines.append(f"{k} = {v:.1f}")
+        for m in self.members:
+            lines.append(f"[{m.name}] " + ", ".join(f"{k}={round(v, 2) if isinstance(v, float) else v}"
+                                                    for k, v in m.info.items()))
+        write_text(self.out / "summary.txt", "\n".join(lines) + "\n")
+
+    def report(self) -> None:
+        from .analysis.report import make_report
+
+        logs = {m.name: m.dir / "spinup_log.csv" for m in self.members if (m.dir / "spinup_log.csv").exists()}
+        make_report([m.dir for m in self.members], self.out / "report", convergence_logs=logs or None,
+                    quiet=self.quiet)
+
+
+class _DeviceCycle:
+    """The spin-up cycle's forcing kept on the host in float32; one year at a time on the device."""
+
+    def __init__(self, years: list):
+        self.years = years
+
+    def __len__(self):
+        return len(self.years)
+
+    def __getitem__(self, k):
+        return to_device(self.years[k])
+
+
+def _crit_cols(c) -> dict:
+    return dict(global_soil_c_PgC=c.global_c_PgC, delta_PgC=c.delta_PgC,
+                frac_cells_gt_1g=c.frac_cells_gt_1g, frac_cells_gt_0p1pct=c.frac_cells_gt_0p1pct,
+                passed=c.passed)
+
+
+def _write_log(path: Path, rows: list) -> None:
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, LOG_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    write_text(path, buf.getvalue())
+
+
+def _read_log(path: Path) -> list:
+    if not path.exists():
+        return []
+    with path.open() as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        r["cycle"] = int(r["cycle"])
+        r["passed"] = r["passed"] == "True"
+    return rows
+
+
+def run_config(cfg: Config, *, resume: bool = False, quiet: bool = False) -> Run:
+    run = Run(cfg, resume=resume, quiet=quiet)
+    run.execute()
+    return run
