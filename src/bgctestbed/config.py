@@ -37,6 +37,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "configurations": Key(list, ["casa-c", "casa-cn", "mimics-c", "mimics-cn"],
                               "soil model and nitrogen: any of casa-c, casa-cn, mimics-c, mimics-cn"),
         "report": Key(bool, True, "write the analysis report after the last phase"),
+        "csv_restarts": Key(bool, False, "also write reference-format restart CSVs after each phase"),
     },
     "inputs": {
         "world": Key(str, "embedded", "'embedded' (the default 2-degree world shipped with the package), "
@@ -49,6 +50,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "met": Key(str, "", "met NetCDF per year, '{year}' in the name is replaced (world = 'files')"),
         "casa_params": Key(str, "default", "CASA PFT table: 'default' or a reference-format CSV"),
         "mimics_params": Key(str, "default", "MIMICS parameter file: 'default' or a reference-format CSV"),
+        "casa_restart": Key(str, "", "start the historical phase from reference restart CSVs instead of "
+                            "spinning up: CASA restart, '{configuration}' is replaced (e.g. by casa-cn)"),
+        "mimics_restart": Key(str, "", "MIMICS restart CSV for the MIMICS configurations (with casa_restart)"),
     },
     "spinup": {
         "method": Key(str, "brute", "'brute' (repeat the forcing cycle) or 'solver' (periodic steady "
@@ -157,6 +161,8 @@ def _validate(c: dict, where: str):
     if s and h and s[0] != h[1] + 1:
         raise ConfigError(f"{where}: scenario.years must start the year after historical.years ends "
                           f"({h[1] + 1}), not {s[0]}")
+    if c["inputs"]["mimics_restart"] and not c["inputs"]["casa_restart"]:
+        raise ConfigError(f"{where}: inputs.mimics_restart needs inputs.casa_restart")
     if c["inputs"]["world"] == "files":
         missing = [k for k in ("gridinfo", "soil", "phenology", "met") if not c["inputs"][k]]
         if missing:

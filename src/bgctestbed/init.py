@@ -60,3 +60,14 @@ def finish_state(pools: dict, table: CasaTable, p: dict, cfg: ModelConfig) -> St
                  clabile=np.zeros(n), clitter=clitter, nlitter=nlitter, csoil=csoil,
                  nsoil=nsoil, nsoilmin=nsoilmin, glai=np.asarray(pools["glai"], float),
                  phase=np.asarray(pools["phase"], dtype=np.int32), cnppan=np.full(n, -99.9))
+
+
+def restart_state(r: dict, table: CasaTable, p: dict, phase0, cfg: ModelConfig) -> State:
+    """State from a reference CASA restart as read by `io.testbed.read_casa_restart`; N pools
+    missing from a C-only file come from the cold start (casa.md §1.6, initcasa >= 1)."""
+    cold = cold_start(table, p, phase0, cfg)
+    pools = dict(cplant=r["cplant"], clitter=r["clitter"], csoil=r["csoil"], glai=r["glai"],
+                 phase=r["phase"], clabile=r["clabile"],
+                 nplant=r.get("nplant", cold.nplant), nlitter=r.get("nlitter", cold.nlitter),
+                 nsoil=r.get("nsoil", cold.nsoil), nsoilmin=r.get("nsoilmin", cold.nsoilmin))
+    return finish_state(pools, table, p, cfg)

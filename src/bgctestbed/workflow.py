@@ -27,7 +27,7 @@ import numpy as np
 from . import __version__
 from .config import CONFIGURATIONS, Config
 from .errors import ConfigError, InputError, ModelError
-from .init import cold_start
+from .init import cold_start, restart_state
 from .io.atomic import write_text
 from .io.checkpoint import read_restart, write_restart
 from .model import ModelConfig, State, run_year, to_jax
@@ -73,7 +73,7 @@ class ForcingSource:
 
 class WorldSource(ForcingSource):
     def __init__(self, world, idx: np.ndarray):
-        self.world, self.idx = world, idx
+        self.world, self.idx, self.full_sites = world, idx, world.sites
         self.sites = subset_sites(world.sites, idx)
         self.description = f"embedded world {world.path} (seed {world.seed})"
 
@@ -230,8 +230,31 @@ class Run:
     def _meta(self, m: Member, phase: str, **extra) -> dict:
         return dict(configuration=m.name, phase=phase, version=__version__, **extra)
 
-    def _save(self, m: Member, phase: str, path: Path | None = None, **extra) -> None:
-        write_restart(path or m.restart(phase), m.state, self.sites.cellid, self._meta(m, phase, **extra))
+    def _save(self, m: Member, phase: str, **extra) -> None:
+        write_restart(m.restart(phase), m.state, self.sites.cellid, self._meta(m, phase, **extra))
+        if self.cfg["run"]["csv_restarts"]:
+            export_csv_restarts(m, self.sites, m.dir, phase)
+
+    def _import(self, m: Member) -> None:
+        """State from reference restart CSVs (the spin-up of another code or an earlier run)."""
+        from .io import testbed as tb
+
+        inp = self.cfg["inputs"]
+        path = self.cfg.resolve(inp["casa_restart"].replace("{configuration}", m.name))
+        r = tb.read_casa_restart(path, self.source.full_sites.n, m.model.icycle)
+        r = {k: v[self.source.idx] for k, v in r.items()}
+        st = restart_state(r, m.table, m.p, self.sites.phase0, m.model)
+        if m.model.soil == "mimics":
+            if not inp["mimics_restart"]:
+                raise ConfigError(f"{m.name}: inputs.mimics_restart is needed with inputs.casa_restart")
+            mpath = self.cfg.resolve(inp["mimics_restart"].replace("{configuration}", m.name))
+            pools = tb.read_mimics_restart(mpath, self.source.full_sites.n, m.model.nitrogen)
+            mp = m.model.mimics
+            base = initial_pools(np.asarray(m.p["active"]), mp.CNr, mp.CNk)
+            st = st._replace(mim=base._replace(**{k: jnp.asarray(v[self.source.idx]) for k, v in pools.items()}))
+        m.state = jax.tree.map(jnp.asarray, st)
+        m.phase_done = "spinup"
+        m.info["initial_state"] = str(path)
 
     def _load_done(self, m: Member) -> None:
         """With `resume`: the state after the last completed phase, if any."""
@@ -251,6 +274,8 @@ class Run:
             m.dir.mkdir(parents=True, exist_ok=True)
             if self.resume:
                 self._load_done(m)
+            if not m.phase_done and self.cfg["inputs"]["casa_restart"]:
+                self._import(m)
         order = ("prespin", "spinup", "historical", "scenario")
 
         def todo(phase):
@@ -438,6 +463,19 @@ class Run:
         logs = {m.name: m.dir / "spinup_log.csv" for m in self.members if (m.dir / "spinup_log.csv").exists()}
         make_report([m.dir for m in self.members], self.out / "report", convergence_logs=logs or None,
                     quiet=self.quiet)
+
+
+def export_csv_restarts(m: Member, sites: Sites, folder: Path, phase: str) -> None:
+    """The state in the reference's restart CSV formats (`cnppool_<phase>.csv`, and
+    `mimicspool_<phase>.csv` for MIMICS), readable by the reference code."""
+    from .io import testbed as tb
+
+    st = {k: np.asarray(v) for k, v in m.state._asdict().items() if k != "mim"}
+    tb.write_casa_restart(folder / f"cnppool_{phase}.csv", 0, sites, st, m.model.icycle,
+                          sla=m.p["sla"], pplant=st["nplant"] / m.p["ratioNPplant_3"])
+    if m.state.mim is not None:
+        pools = {k: np.asarray(v) for k, v in m.state.mim._asdict().items()}
+        tb.write_mimics_restart(folder / f"mimicspool_{phase}.csv", 0, sites, pools, m.model.nitrogen)
 
 
 class _DeviceCycle:

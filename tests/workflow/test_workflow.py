@@ -108,3 +108,48 @@ def test_rescale_passive_keeps_cn():
     np.testing.assert_allclose(out.nsoil[:, 2] / out.csoil[:, 2], 0.1)
     np.testing.assert_array_equal(out.csoil[:, :2], st.csoil[:, :2])
     assert np.all(workflow.rescale_passive(st, 10.0, False).nsoil == st.nsoil)
+
+
+def test_csv_restart_export_import(tmp_path, reference_dir):
+    """Reference-format restarts written after a phase seed another run's historical phase;
+    the state agrees within the CSVs' printed precision (6 or 10 decimals)."""
+    cfg = make_config(tmp_path, reference_dir, run={"csv_restarts": True},
+                      spinup={"max_cycles": 1, "accelerated": False})
+    run = workflow.run_config(cfg, quiet=True)
+    out = tmp_path / "out"
+    cfg2 = make_config(tmp_path / "b", reference_dir, inputs={
+        "casa_restart": str(out / "{configuration}" / "cnppool_spinup.csv"),
+        "mimics_restart": str(out / "{configuration}" / "mimicspool_spinup.csv")})
+    run2 = workflow.Run(cfg2, quiet=True)
+    for m, m2 in zip(run.members, run2.members):
+        run2._import(m2)
+        ref, _ = read_restart(out / m.name / "restart_spinup.nc", run.sites.cellid)
+        act = np.asarray(m.p["active"])
+        for k in ("cplant", "nplant", "clitter", "nlitter", "csoil", "nsoil", "nsoilmin", "glai"):
+            np.testing.assert_allclose(np.asarray(getattr(m2.state, k))[act], np.asarray(getattr(ref, k))[act],
+                                       atol=1e-6, rtol=0, err_msg=k)
+        np.testing.assert_array_equal(np.asarray(m2.state.phase), np.asarray(ref.phase))
+        if ref.mim is not None:
+            for k in ref.mim._fields:
+                np.testing.assert_allclose(np.asarray(getattr(m2.state.mim, k))[act],
+                                           np.asarray(getattr(ref.mim, k))[act], atol=1e-10, rtol=0, err_msg=k)
+
+
+def test_restart_file_errors(tmp_path, reference_dir):
+    from bgctestbed.errors import InputError
+
+    run = workflow.Run(make_config(tmp_path, reference_dir, run={"configurations": ["mimics-c"]}), quiet=True)
+    m = run.members[0]
+    m.state = workflow.cold_state(m, run.sites)
+    path = tmp_path / "r.nc"
+    workflow.write_restart(path, m.state, run.sites.cellid, {"phase": "x"})
+    st, meta = read_restart(path, run.sites.cellid)
+    states_equal(st, m.state)
+    assert meta == {"phase": "x"}
+    with pytest.raises(InputError, match="restart cells do not match"):
+        read_restart(path, run.sites.cellid[:-1])
+    (tmp_path / "junk.nc").write_text("not netcdf")
+    with pytest.raises(InputError, match="cannot read restart"):
+        read_restart(tmp_path / "junk.nc")
+    with pytest.raises(InputError, match="not found"):
+        read_restart(tmp_path / "none.nc")
