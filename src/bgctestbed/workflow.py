@@ -136,6 +136,7 @@ class Member:
     table: object = None        # CASA PFT table (cold start)
     state: State | None = None
     phase_done: str = ""        # last completed phase
+    residual: np.ndarray | None = None   # cTOT change over the last spin-up cycle, g C m-2
     info: dict = field(default_factory=dict)
 
     def restart(self, phase: str) -> Path:
@@ -231,7 +232,11 @@ class Run:
         return dict(configuration=m.name, phase=phase, version=__version__, **extra)
 
     def _save(self, m: Member, phase: str, **extra) -> None:
-        write_restart(m.restart(phase), m.state, self.sites.cellid, self._meta(m, phase, **extra))
+        diag = None
+        if m.residual is not None and phase == "spinup":
+            diag = {"residual_ctot": (m.residual, "g m-2", "change of litter + soil C (cTOT) over the "
+                                      "last spin-up cycle: the per-cell steady-state residual")}
+        write_restart(m.restart(phase), m.state, self.sites.cellid, self._meta(m, phase, **extra), diag)
         if self.cfg["run"]["csv_restarts"]:
             export_csv_restarts(m, self.sites, m.dir, phase)
 
@@ -373,6 +378,7 @@ class Run:
                 check_state(m.state, m, f"spin-up cycle {k}")
                 cur = soil_carbon(m.state, m.p)
                 crit = equilibrium_criteria(prev, cur, self.area, self.simulated)
+                m.residual = np.where(self.simulated, cur - prev, 0.0)
                 prev = cur
                 rows.append(dict(stage=stage, cycle=k, years=k * ny, **_crit_cols(crit),
                                  wall_s=round(time.perf_counter() - t0, 3)))
@@ -404,6 +410,7 @@ class Run:
                 log.info("%s: %s", m.name, msg)
         m.state, rep = solve_periodic(m.state, cycle, m.pj, m.model, area_m2=self.area,
                                       simulated=self.simulated, progress=progress)
+        m.residual = np.where(self.simulated, np.asarray(rep.residual, np.float64), 0.0)
         for i, h in enumerate(rep.history):
             rows.append(dict(stage="solver", cycle=i + 1, years=h.get("forward_years", ""),
                              **{c: h.get(c, "") for c in LOG_COLUMNS[3:]}))

@@ -31,8 +31,9 @@ LONG = {"cplant": "plant C (leaf, wood, fine root)", "nplant": "plant N (leaf, w
         "cnppan": "previous year's NPP (-99.9: unset)"}
 
 
-def write_restart(path, state: State, cellid, meta: dict) -> None:
-    """Write `state` (numpy or jax arrays over cells) with `meta` (JSON-serialisable values)."""
+def write_restart(path, state: State, cellid, meta: dict, extra: dict | None = None) -> None:
+    """Write `state` (numpy or jax arrays over cells) with `meta` (JSON-serialisable values).
+    `extra`: per-cell diagnostics {name: (values, units, long_name)}, ignored when reading."""
     cellid = np.asarray(cellid)
     with atomic_path(path) as tmp:
         with netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
@@ -57,6 +58,10 @@ def write_restart(path, state: State, cellid, meta: dict) -> None:
                 var = ds.createVariable(name, "i4" if name == "phase" else "f8", dims)
                 var.units, var.long_name = UNITS[name], LONG[name]
                 var[:] = a
+            for name, (values, units, long_name) in (extra or {}).items():
+                var = ds.createVariable(name, "f8", ("cell",))
+                var.units, var.long_name = units, long_name
+                var[:] = np.asarray(values, np.float64)
 
 
 def read_restart(path, cellid=None) -> tuple[State, dict]:
