@@ -278,6 +278,8 @@ class Run:
         for m in self.members:
             m.dir.mkdir(parents=True, exist_ok=True)
             if self.resume:
+                for tmp in m.dir.glob(".*.tmp"):    # left by a killed process mid-write
+                    tmp.unlink()
                 self._load_done(m)
             if not m.phase_done and self.cfg["inputs"]["casa_restart"]:
                 self._import(m)

@@ -153,3 +153,81 @@ def test_restart_file_errors(tmp_path, reference_dir):
         read_restart(tmp_path / "junk.nc")
     with pytest.raises(InputError, match="not found"):
         read_restart(tmp_path / "none.nc")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["solver", "brute"])
+def test_whole_protocol_on_the_reference_grid(tmp_path, reference_dir, method):
+    """Prespin, spin-up, historical and scenario phases for the four configurations."""
+    import xarray as xr
+
+    cfg = make_config(tmp_path, reference_dir, run={"configurations": ["casa-c", "casa-cn", "mimics-c", "mimics-cn"]},
+                      spinup={"method": method, "prespin_years": 20, "max_cycles": 40, "checkpoint_every": 10},
+                      historical={"years": [1901, 1902]}, scenario={"years": [1903, 1903], "output": "daily"})
+    run = workflow.run_config(cfg, quiet=True)
+    for m in run.members:
+        for phase in ("prespin", "spinup", "historical", "scenario"):
+            assert m.restart(phase).exists()
+        with xr.open_dataset(m.dir / "historical_annual.nc") as ds:
+            assert ds.sizes["time"] == 2
+        with xr.open_dataset(m.dir / "scenario_daily.nc") as ds:
+            assert ds.sizes["time"] == 365
+        assert (m.dir / "spinup_log.csv").exists()
+
+
+def test_kill_9_then_resume_is_identical(tmp_path, reference_dir):
+    """A process killed with SIGKILL during the spin-up leaves no partial file; --resume then
+    gives the uninterrupted run's state exactly."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def write(folder):
+        inputs = reference_dir / "testbed_outputs" / "inputs"
+        text = f"""
+[run]
+output_dir = "out"
+configurations = ["mimics-cn"]
+report = false
+[inputs]
+world = "files"
+gridinfo = "{inputs / 'gridinfo.csv'}"
+soil = "{inputs / 'soil.csv'}"
+phenology = "{reference_dir / 'testbed_inputs' / 'modis_phenology_wtundra.txt'}"
+met = "{inputs / 'met_{year}_{year}.nc'}"
+[spinup]
+prespin_years = 1
+cycle = [1901, 1903]
+max_cycles = 12
+checkpoint_every = 2
+[historical]
+years = []
+"""
+        folder.mkdir()
+        (folder / "c.toml").write_text(text)
+        return folder / "c.toml"
+
+    cmd = [sys.executable, "-m", "bgctestbed.cli", "run", "-q"]
+    a = write(tmp_path / "a")
+    subprocess.run(cmd + [str(a)], check=True, capture_output=True)
+    b = write(tmp_path / "b")
+    proc = subprocess.Popen(cmd + [str(b)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ck = tmp_path / "b" / "out" / "mimics-cn" / "checkpoint_spinup.nc"
+    deadline = time.time() + 120
+    while not ck.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    if proc.poll() is not None:
+        pytest.skip("the run ended before it could be killed (machine too fast for this test)")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    folder = tmp_path / "b" / "out" / "mimics-cn"
+    assert not (folder / "restart_spinup.nc").exists()
+    subprocess.run(cmd + ["--resume", str(b)], check=True, capture_output=True)
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]   # stale temporaries removed
+    cells = read_restart(tmp_path / "a" / "out" / "mimics-cn" / "restart_prespin.nc")[0].cplant.shape[0]
+    sa, _ = read_restart(tmp_path / "a" / "out" / "mimics-cn" / "restart_spinup.nc")
+    sb, _ = read_restart(folder / "restart_spinup.nc")
+    assert sa.cplant.shape[0] == cells
+    states_equal(sa, sb)
