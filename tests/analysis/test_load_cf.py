@@ -183,3 +183,4 @@ def test_report_on_cf_runs(tmp_path):
     assert html.is_file()
     text = (tmp_path / "rep" / "report.md").read_text()
     assert "MIMICS-CN" in text and "CASA-C" in text
+    assert (tmp_path / "rep" / "figures" / "boreal_climatology.png").is_file()     # from the daily CF files

@@ -146,6 +146,7 @@ def test_annual_file(tmp_path, soil, nitrogen):
         gpp = ds.gpp.values[0]
         assert np.isnan(gpp).sum() == gpp.size - N
         assert ds.gpp.encoding["dtype"] == np.float32
+        assert ds.gpp.encoding.get("zlib")                       # annual files are compressed
         assert ds.gpp.attrs["units"] == "g m-2 yr-1" and ds.cVeg.attrs["units"] == "g m-2"
         assert ds.gpp.attrs["cell_measures"] == "area: landarea"
         assert ds.gpp.attrs["standard_name"] == "gross_primary_productivity_of_biomass_expressed_as_carbon"
@@ -164,6 +165,7 @@ def test_daily_file(tmp_path):
             w.append(y, recs[y])
     with xr.open_dataset(path) as ds:
         assert ds.sizes["time"] == 730 and ds.attrs["frequency"] == "day"
+        assert not ds.gpp.encoding.get("zlib")                   # daily: uncompressed by default
         t = ds.time.values
         assert t[0] == cftime.DatetimeNoLeap(2013, 1, 1, 12) and t[-1] == cftime.DatetimeNoLeap(2014, 12, 31, 12)
         assert ds.time_bnds.values[364, 1] == cftime.DatetimeNoLeap(2014, 1, 1)

@@ -293,13 +293,23 @@ class CFWriter:
     temporary name in the same folder and renamed by `close()`; used as a context manager, an
     exception inside the block leaves nothing at `path` (nor the temporary file).
     `attrs`: provenance written as global attributes (non-text values as JSON text).
+    `compression`: "auto" (zlib for annual files, none for daily ones), "zlib", "zstd" (fast,
+    but readers need the HDF5 zstd filter) or None.
     """
 
-    def __init__(self, path, sites, cfg, *, frequency: str = "annual", attrs: Mapping | None = None):
+    def __init__(self, path, sites, cfg, *, frequency: str = "annual", attrs: Mapping | None = None,
+                 compression: str | None = "auto"):
         import netCDF4
 
         if frequency not in FREQUENCY:
             raise ValueError(f"frequency must be 'annual' or 'daily', not {frequency!r}")
+        if compression == "auto":
+            # zlib is readable everywhere; it costs ~0.3 s per variable and year of daily
+            # global records, so daily files are left uncompressed (as the reference's)
+            compression = "zlib" if frequency == "annual" else None
+        if compression not in (None, "zlib", "zstd"):
+            raise ValueError(f"compression must be 'auto', 'zlib', 'zstd' or None, not {compression!r}")
+        self._compression = compression
         self.path = Path(path)
         self.frequency = frequency
         self.soil = cfg.soil
@@ -308,6 +318,10 @@ class CFWriter:
         self._grid = (np.asarray(sites.ilat, dtype=np.int64) - 1, np.asarray(sites.ilon, dtype=np.int64) - 1)
         self._nlat, self._nlon = len(sites.grid_lat), len(sites.grid_lon)
         self._n = sites.n
+        self._flat = self._grid[0] * self._nlon + self._grid[1]
+        if np.unique(self._flat).size != self._flat.size:
+            raise ValueError("two simulated cells share one grid cell (ilat, ilon)")
+        self._buf: np.ndarray | None = None     # (records, lat*lon) float32, fill outside the cells
         self._last_year: int | None = None
         self._closed = False
         self._cm = atomic_path(self.path)
@@ -379,8 +393,10 @@ class CFWriter:
 
         annual = self.frequency == "annual"
         for v in self.variables:
-            var = nc.createVariable(v.name, "f4", ("time", "lat", "lon"), fill_value=FILL, zlib=True,
-                                    complevel=1, shuffle=True, chunksizes=(1, self._nlat, self._nlon))
+            var = nc.createVariable(v.name, "f4", ("time", "lat", "lon"), fill_value=FILL,
+                                    compression=self._compression, complevel=1,
+                                    shuffle=self._compression is not None,
+                                    chunksizes=(1, self._nlat, self._nlon))
             a = {"long_name": v.long_name, "units": v.file_units(self.frequency), "missing_value": FILL,
                  "cell_measures": "area: landarea"}
             if v.standard_name:
@@ -446,18 +462,25 @@ class CFWriter:
         else:
             d = t0 + np.arange(DAYS_PER_YEAR, dtype=np.float64)
             bnds = np.stack([d, d + 1.0], axis=1)
-        fields = {}
+        # check every source before writing, so that bad model output writes nothing; values
+        # are then computed one variable at a time (a daily year of all variables in float64
+        # would take ~0.7 GB on the global grid)
+        want = (nrec, self._n) if nrec > 1 else (self._n,)
         for v in self.variables:
-            x = compute(v, self.soil, values, self.frequency)
-            x = x.reshape(nrec, self._n) if nrec == 1 else x
-            if x.shape != (nrec, self._n):
-                raise ValueError(f"{v.name}: expected values of shape {(nrec, self._n)}, got {x.shape}")
-            fields[v.name] = self._gridded(x.astype(np.float32), FILL)
+            for key in v.keys(self.soil):
+                k = key.lstrip("-")
+                if k not in values:
+                    raise KeyError(f"output variable {v.name}: model output has no {k!r}")
+                if tuple(np.shape(values[k])) != want:
+                    raise ValueError(f"{v.name}: expected {k!r} of shape {want}, got {np.shape(values[k])}")
+        if self._buf is None or self._buf.shape[0] != nrec:
+            self._buf = np.full((nrec, self._nlat * self._nlon), FILL, dtype=np.float32)
         i = len(self._nc.dimensions["time"])
         self._nc["time_bnds"][i:i + nrec] = bnds
         self._nc["time"][i:i + nrec] = bnds.mean(axis=1)
-        for name, arr in fields.items():
-            self._nc[name][i:i + nrec] = arr
+        for v in self.variables:
+            self._buf[:, self._flat] = compute(v, self.soil, values, self.frequency).reshape(nrec, self._n)
+            self._nc[v.name][i:i + nrec] = self._buf.reshape(nrec, self._nlat, self._nlon)
         self._last_year = year
 
     # -- end -----------------------------------------------------------------------------------------
