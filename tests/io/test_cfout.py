@@ -194,6 +194,13 @@ def test_nothing_left_after_an_exception(tmp_path):
     assert path.read_bytes() == b"old" and len(list(tmp_path.iterdir())) == 1
 
 
+def test_dropped_writer_leaves_nothing(tmp_path):
+    w = CFWriter(tmp_path / "x_annual.nc", make_sites(), cfg_for("casa", True), attrs={})
+    w.append(1901, annual_sums(1901))
+    del w
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_bad_appends(tmp_path):
     w = CFWriter(tmp_path / "x_annual.nc", make_sites(), cfg_for("casa", False), attrs={})
     w.append(1902, annual_sums(1902))

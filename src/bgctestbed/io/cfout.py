@@ -517,3 +517,9 @@ class CFWriter:
     def abort(self) -> None:
         """Give up the file (for callers not using the context manager)."""
         self._abort(None)
+
+    def __del__(self):
+        # a writer dropped without close() (an exception in a caller not using `with`) must not
+        # leave its temporary file behind
+        if not getattr(self, "_closed", True):
+            self._abort(None)
