@@ -70,7 +70,7 @@ def test_annual_file(tmp_path, soil, nitrogen):
     path = tmp_path / "historical_annual.nc"
     with CFWriter(path, make_sites(), cfg_for(soil, nitrogen), frequency="annual",
                   attrs={"phase": "historical", "config": "[run]\nsoil = 'casa'\n", "inputs": ["a.nc", "b.csv"],
-                         "package_version": "0.1.0"}) as w:
+                         "package version": "0.1.0", "history": "x"}) as w:
         for y in (1901, 1902, 1903):
             w.append(y, annual_sums(y))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["historical_annual.nc"]
@@ -89,6 +89,7 @@ def test_annual_file(tmp_path, soil, nitrogen):
         assert ds.attrs["frequency"] == "yr"
         assert ds.attrs["phase"] == "historical" and ds.attrs["config"].startswith("[run]")
         assert ds.attrs["inputs"] == '["a.nc", "b.csv"]'
+        assert ds.attrs["package_version"] == "0.1.0" and ds.attrs["run_history"] == "x"
         assert ds.attrs["soil_model"] == soil.upper() and ds.attrs["nitrogen"] == int(nitrogen)
         assert ds.lat.attrs["standard_name"] == "latitude" and ds.lat.attrs["units"] == "degrees_north"
         assert ds.lon.attrs["axis"] == "X" and ds.time.attrs["axis"] == "T"

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
@@ -270,6 +271,12 @@ def _bounds(centres: np.ndarray, lo: float | None, hi: float | None) -> np.ndarr
     return np.stack([edges[:-1], edges[1:]], axis=1)
 
 
+def _attr_name(k) -> str:
+    """A portable attribute name: letters, digits and underscores, not starting with a digit."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", str(k)) or "attr"
+    return name if not name[0].isdigit() else "_" + name
+
+
 def _attr_value(v):
     """netCDF attributes hold text or numbers; anything else is written as JSON text."""
     if isinstance(v, (str, int, float, np.integer, np.floating)) and not isinstance(v, bool):
@@ -436,8 +443,8 @@ class CFWriter:
                         "are float32; N variables only in C+N runs"),
         }
         for k, val in attrs.items():
-            key = str(k) if k not in g else f"run_{k}"
-            g[key] = _attr_value(val)
+            key = _attr_name(k)
+            g[key if key not in g else f"run_{key}"] = _attr_value(val)
         nc.setncatts(g)
 
     def _gridded(self, cells: np.ndarray, fill) -> np.ndarray:
