@@ -24,9 +24,13 @@ Semantics (the paper's `ann_*` files, io_workflow.md §5.5 and §7, made explici
 * Nitrogen variables are NaN in C-only runs (the reference writes meaningless zeros or frozen
   cold-start values there; `utils.sum_pools_combined` multiplies them by NaN as well).
 
-All variable names of the input layouts live in the single table :data:`LAYOUTS`; a new layout (for
-example the project's CF-style output with gpp, npp, rh, cVeg, cLitter, cSoil) is added there.
-Derived variables (:data:`DERIVED`) are defined on the layout-independent analysis names.
+All variable names of the input layouts live in the single table :data:`LAYOUTS`: the reference
+testbed files ("reference") and the project's own CF-1.8 output ("cf", :mod:`bgctestbed.io.cfout`:
+`<phase>_annual.nc` / `<phase>_daily.nc`, one file per run phase holding every variable, time in
+days since 1850-01-01 on the noleap calendar, `landarea` in m2, soil model and C-only/C+N in the
+global attributes `soil_model` and `nitrogen`). :func:`load_run` finds the layout of a run
+directory by its file names. Derived variables (:data:`DERIVED`) are defined on the
+layout-independent analysis names.
 """
 
 from __future__ import annotations
@@ -76,11 +80,22 @@ class VarSpec:
 
 @dataclass(frozen=True)
 class Layout:
-    """A family of output files: file-name patterns (glob) per file kind and the variable table."""
+    """A family of output files: file-name patterns (glob) per file kind and the variable table.
+
+    `primary`: the file kind every run has (its presence identifies the layout).
+    `static_kind[soil model]`: the file kind the static fields are read from.
+    `static_factors`: factor from the file's units of a static field to the analysis units
+    (landarea: km2). `config`: reads (soil model, C+N) from the files, or None when the layout
+    does not record them (then the .lst file or the detection rules decide).
+    """
 
     files: dict                       # file kind -> list of glob patterns
     variables: dict                   # analysis name -> VarSpec
     statics: dict = field(default_factory=dict)   # analysis name -> source variable name
+    primary: str = "casa"
+    static_kind: dict = field(default_factory=lambda: {CASA: "casa", MIMICS: "mimics"})
+    static_factors: dict = field(default_factory=dict)
+    config: Callable | None = None
 
 
 _C, _N = "g C m-2", "g N m-2"
@@ -139,6 +154,56 @@ REFERENCE_VARIABLES = {
                         {CASA: "casa:thetaLiq", MIMICS: "mimics:thetaLiq"}),
 }
 
+# The project's CF output (bgctestbed.io.cfout): one file kind "cf" holding every variable.
+CF_VARIABLES = {
+    "GPP": VarSpec(_CF, "gross primary production", "flux", {"*": "cf:gpp"}),
+    "NPP": VarSpec(_CF, "net primary production", "flux", {"*": "cf:npp"}),
+    "HR": VarSpec(_CF, "heterotrophic respiration", "flux", {"*": "cf:rh"}),
+    "cLitIn": VarSpec(_CF, "litterfall C input (metabolic + structural)", "flux",
+                      {"*": "cf:cLitInputMet + cf:cLitInputStr"}),
+    "nLitIn": VarSpec(_NF, "litterfall N input (metabolic + structural)", "flux",
+                      {"*": "cf:nLitInputMet + cf:nLitInputStr"}, nitrogen=True),
+    "nNetMin": VarSpec(_NF, "net N mineralisation", "flux", {"*": "cf:fNnetmin"}, nitrogen=True),
+    "nUptake": VarSpec(_NF, "plant mineral N uptake", "flux", {"*": "cf:fNup"}, nitrogen=True),
+    "nLeach": VarSpec(_NF, "mineral N leaching", "flux", {"*": "cf:fNleach"}, nitrogen=True),
+    "nLoss": VarSpec(_NF, "gaseous mineral N loss", "flux", {"*": "cf:fNgas"}, nitrogen=True),
+    "nDep": VarSpec(_NF, "N deposition", "flux", {"*": "cf:fNdep"}, nitrogen=True),
+    "nFix": VarSpec(_NF, "N fixation", "flux", {"*": "cf:fBNF"}, nitrogen=True),
+    "cLEAF": VarSpec(_C, "leaf C", "pool", {"*": "cf:cLeaf"}),
+    "cWOOD": VarSpec(_C, "wood C", "pool", {"*": "cf:cWood"}),
+    "cFROOT": VarSpec(_C, "fine-root C", "pool", {"*": "cf:cRoot"}),
+    "cCWD": VarSpec(_C, "coarse woody debris C", "pool", {"*": "cf:cLitterCwd"}),
+    "cLIT": VarSpec(_C, "litter C (metabolic + structural, no CWD)", "pool",
+                    {CASA: "cf:cLitMet + cf:cLitStr", MIMICS: "cf:cLITm + cf:cLITs"}),
+    "cSOM": VarSpec(_C, "soil organic matter C (incl. microbial pools)", "pool", {"*": "cf:cSoil"}),
+    "cMIC": VarSpec(_C, "microbial biomass C (MICr + MICk)", "pool", {MIMICS: "cf:cMIC"}),
+    "cSLOWEST": VarSpec(_C, "slowest soil pool C (CASA passive, MIMICS SOMp)", "pool",
+                        {CASA: "cf:cSOMpass", MIMICS: "cf:cSOMp"}),
+    "nVEG": VarSpec(_N, "vegetation N", "pool", {"*": "cf:nVeg"}, nitrogen=True),
+    "nLIT": VarSpec(_N, "litter N (metabolic + structural)", "pool",
+                    {CASA: "cf:nLitMet + cf:nLitStr", MIMICS: "cf:nLITm + cf:nLITs"}, nitrogen=True),
+    "nSOM": VarSpec(_N, "soil organic matter N", "pool", {"*": "cf:nSoil"}, nitrogen=True),
+    "nMIC": VarSpec(_N, "microbial biomass N", "pool", {MIMICS: "cf:nMIC"}, nitrogen=True),
+    "nMineral": VarSpec(_N, "mineral soil N", "pool", {"*": "cf:nMineral"}, nitrogen=True),
+    "tairC": VarSpec("degC", "air temperature", "state", {"*": "cf:tas"}),
+    "tsoilC": VarSpec("degC", "root-weighted soil temperature", "state", {"*": "cf:tsoil"}),
+    "thetaLiq": VarSpec("1", "fraction of liquid soil water saturation", "state", {"*": "cf:thetaLiq"}),
+}
+
+
+def _cf_config(files: dict[str, list[Path]]) -> tuple[str | None, bool | None]:
+    """Soil model and C+N from the global attributes of the first CF file."""
+    for p in files.get("cf", [])[:1]:
+        ds = _open(p)
+        try:
+            sm = str(ds.attrs.get("soil_model", "")).upper() or None
+            n = ds.attrs.get("nitrogen")
+        finally:
+            ds.close()
+        return sm, (None if n is None else bool(int(n)))
+    return None, None
+
+
 LAYOUTS: dict[str, Layout] = {
     # Reference testbed NetCDF (io_workflow.md §5.4), annual, daily or ncra-averaged `ann_*` files.
     "reference": Layout(
@@ -147,7 +212,26 @@ LAYOUTS: dict[str, Layout] = {
         variables=REFERENCE_VARIABLES,
         statics={"landarea": "landarea", "IGBP_PFT": "IGBP_PFT"},
     ),
+    # The project's CF-1.8 output, one file per phase and frequency (checked after "reference",
+    # whose daily files also end in "_daily.nc").
+    "cf": Layout(
+        files={"cf": ["*_annual.nc", "*_daily.nc"]},
+        variables=CF_VARIABLES,
+        statics={"landarea": "landarea", "IGBP_PFT": "pft"},
+        primary="cf",
+        static_kind={CASA: "cf", MIMICS: "cf"},
+        static_factors={"landarea": 1.0e-6},          # m2 -> km2
+        config=_cf_config,
+    ),
 }
+
+
+def detect_layout(run_dir) -> str:
+    """The first layout of :data:`LAYOUTS` with output files in `run_dir` (default "reference")."""
+    for name, lay in LAYOUTS.items():
+        if find_files(run_dir, name).get(lay.primary):
+            return name
+    return "reference"
 
 
 @dataclass(frozen=True)
@@ -215,10 +299,27 @@ def _open(path: Path) -> xr.Dataset:
         raise InputError(path, f"cannot open as NetCDF: {exc}") from None
 
 
+def _cf_years(t: np.ndarray, units: str, calendar: str, path: Path) -> np.ndarray:
+    """Calendar year of each record of a CF time axis ("<unit> since <date>")."""
+    import cftime
+
+    try:
+        ref = cftime.num2date(0.0, units, calendar=calendar)
+        if calendar in ("noleap", "365_day") and units.strip().startswith("days") and \
+                (ref.month, ref.day, ref.hour, ref.minute, ref.second) == (1, 1, 0, 0, 0):
+            return ref.year + np.floor(t / DAYS_PER_YEAR).astype(int)     # fast path, long files
+        return np.array([d.year for d in cftime.num2date(t, units, calendar=calendar)], dtype=int)
+    except (ValueError, TypeError) as exc:
+        raise InputError(path, f"cannot decode time units {units!r}: {exc}", variable="time") from None
+
+
 def _record_years(ds: xr.Dataset, path: Path) -> np.ndarray:
     if "time" not in ds.dims:
         raise InputError(path, "no 'time' dimension", variable="time")
     t = np.asarray(ds["time"].values, dtype=float)
+    units = str(ds["time"].attrs.get("units", ""))
+    if " since " in units:
+        return _cf_years(t, units, str(ds["time"].attrs.get("calendar", "standard")), path)
     if "day" in ds.variables and ds["day"].dims == ("time",):
         years = np.rint(t - np.asarray(ds["day"].values, dtype=float) / DAYS_PER_YEAR)
     elif np.allclose(t, np.rint(t), atol=1e-6):
@@ -230,14 +331,17 @@ def _record_years(ds: xr.Dataset, path: Path) -> np.ndarray:
 
 
 def _is_daily(ds: xr.Dataset) -> bool:
+    if ds.attrs.get("frequency") == "day":
+        return True
     return "day" in ds.variables and ds.sizes.get("time", 0) > 1
 
 
-def find_files(run_dir, layout: str = "reference") -> dict[str, list[Path]]:
+def find_files(run_dir, layout: str = "reference", phase: str | None = None) -> dict[str, list[Path]]:
     """Output files of a run, per file kind; looks in `run_dir` and `run_dir/out`.
 
     When both an annual and a daily file exist for a year, both are listed; :func:`load_run`
-    uses the annual one (they carry the same annual information).
+    uses the annual one (they carry the same annual information). `phase` keeps only the files
+    of one run phase (names starting with "<phase>_", as the CF layout's `<phase>_annual.nc`).
     """
     run_dir = Path(run_dir)
     lay = LAYOUTS[layout]
@@ -247,7 +351,8 @@ def find_files(run_dir, layout: str = "reference") -> dict[str, list[Path]]:
         files: set[Path] = set()
         for d in dirs:
             for pat in patterns:
-                files.update(p for p in d.glob(pat) if "yyyy" not in p.name)
+                files.update(p for p in d.glob(pat) if "yyyy" not in p.name
+                             and (phase is None or p.name.startswith(phase + "_")))
         # `ann_x_*` also matches `x_*` only when the prefix is absent; drop duplicates by name rule
         if any(p.name.startswith("ann_") for p in files):
             plain = [p for p in files if not p.name.startswith("ann_")]
@@ -310,12 +415,13 @@ def _configuration(soil_model: str, nitrogen: bool) -> str:
     return f"{soil_model}-{'CN' if nitrogen else 'C'}"
 
 
-def _needed_sources(layout: Layout, soil_model: str, names: Iterable[str]) -> dict[str, set[str]]:
+def _needed_sources(layout: Layout, soil_model: str, names: Iterable[str],
+                    nitrogen: bool = True) -> dict[str, set[str]]:
     need: dict[str, set[str]] = {}
     for name in names:
         spec = layout.variables[name]
         expr = spec.sources.get(soil_model, spec.sources.get("*"))
-        if expr is None:
+        if expr is None or (spec.nitrogen and not nitrogen):      # N not read in C-only runs
             continue
         for kind, var in _terms(expr):
             need.setdefault(kind, set()).add(var)
@@ -338,9 +444,26 @@ def _detect_nitrogen(run_dir: Path, files: dict[str, list[Path]]) -> bool:
     return False
 
 
-def load_run(run_dir, label: str | None = None, *, layout: str = "reference",
+def _run_config(run_dir: Path, lay: Layout, files, soil_model, nitrogen) -> tuple[str, bool]:
+    """Soil model and C+N: arguments, else the files' own record, else the .lst file, else detected."""
+    f_model, f_n = lay.config(files) if lay.config is not None else (None, None)
+    lst_model, lst_n = _read_lst_config(run_dir)
+    if soil_model is None:
+        soil_model = f_model or lst_model or (MIMICS if files.get("mimics") else CASA)
+    if nitrogen is None:
+        for cand in (f_n, lst_n):
+            if cand is not None:
+                nitrogen = cand
+                break
+        else:
+            nitrogen = _detect_nitrogen(run_dir, files)
+    return soil_model.upper(), bool(nitrogen)
+
+
+def load_run(run_dir, label: str | None = None, *, layout: str | None = None,
              soil_model: str | None = None, nitrogen: bool | None = None,
-             variables: Sequence[str] | None = None, years: tuple[int, int] | None = None) -> xr.Dataset:
+             variables: Sequence[str] | None = None, years: tuple[int, int] | None = None,
+             phase: str | None = None) -> xr.Dataset:
     """Read all output of one run into a Dataset with dims (year, lat, lon).
 
     `run_dir` is a run directory (files in it or in its `out/` sub-directory). The soil model and
@@ -348,7 +471,10 @@ def load_run(run_dir, label: str | None = None, *, layout: str = "reference",
     else detected: MIMICS if MIMICS files exist; C+N if the CASA file has non-zero net N
     mineralisation or plant N uptake. `soil_model`/`nitrogen` override the detection.
     `variables` restricts the primary variables read (derived ones are added when computable);
-    `years` (first, last) restricts the years read.
+    `years` (first, last) restricts the years read. `layout` ("reference" or "cf") is found from
+    the file names when not given; CF files record the soil model and C+N themselves. `phase`
+    reads only the files of one run phase (`<phase>_*.nc`); without it, a year present in the
+    files of two phases is taken from the first file in name order (and noted).
 
     Returns variables in g m-2 (pools, annual means) and g m-2 yr-1 (fluxes, annual totals), the
     derived variables of :data:`DERIVED`, static `landarea` (km2, NaN outside the simulated point
@@ -360,28 +486,24 @@ def load_run(run_dir, label: str | None = None, *, layout: str = "reference",
         raise InputError(run_dir, "run directory does not exist")
     if not run_dir.is_dir():
         raise InputError(run_dir, "expected a run directory holding model output NetCDF files")
+    layout = layout or detect_layout(run_dir)
     lay = LAYOUTS[layout]
-    files = find_files(run_dir, layout)
-    if not files.get("casa"):
-        raise InputError(run_dir, "no model output found (expected "
-                         + " or ".join(lay.files["casa"][:1]) + " in the directory or its out/)")
-    lst_model, lst_n = _read_lst_config(run_dir)
-    if soil_model is None:
-        soil_model = lst_model or (MIMICS if files.get("mimics") else CASA)
-    soil_model = soil_model.upper()
+    files = find_files(run_dir, layout, phase)
+    if not files.get(lay.primary):
+        expected = " or ".join(dict.fromkeys(lay.files[lay.primary][:1] + LAYOUTS["cf"].files["cf"][:1]))
+        raise InputError(run_dir, f"no model output found (expected {expected} in the directory or its out/)")
+    soil_model, nitrogen = _run_config(run_dir, lay, files, soil_model, nitrogen)
     if soil_model not in (CASA, MIMICS):
         raise InputError(run_dir, f"unsupported soil model {soil_model!r} (CASA or MIMICS)")
-    if soil_model == MIMICS and not files.get("mimics"):
+    static_kind = lay.static_kind[soil_model]
+    if not files.get(static_kind):
         raise InputError(run_dir, "MIMICS run without mimics_pool_flux_*.nc files")
-    if nitrogen is None:
-        nitrogen = lst_n if lst_n is not None else _detect_nitrogen(run_dir, files)
 
     names = list(lay.variables) if variables is None else [v for v in variables if v in lay.variables]
-    need = _needed_sources(lay, soil_model, names)
+    need = _needed_sources(lay, soil_model, names, nitrogen)
     per_kind: dict[str, dict] = {}
     coords = None
     statics: dict[str, np.ndarray] = {}
-    static_kind = "mimics" if soil_model == MIMICS else "casa"
     notes: list[str] = []
     for kind in need:
         by_year: dict[int, dict] = {}
@@ -395,7 +517,7 @@ def load_run(run_dir, label: str | None = None, *, layout: str = "reference",
                     or not (np.allclose(c["lat"], coords["lat"]) and np.allclose(c["lon"], coords["lon"])):
                 raise InputError(path, "grid differs from the other files of the run", variable="lat/lon")
             if kind == static_kind and not statics:
-                statics = st
+                statics = {name: st[src] for name, src in lay.statics.items() if src in st}
             units.update(u)
             missing = sorted(set(need[kind]) - set(data))
             if missing:
@@ -409,6 +531,9 @@ def load_run(run_dir, label: str | None = None, *, layout: str = "reference",
                                  "fluxes are mean daily rate x 365")
                 prev = chosen.get(y)
                 if prev is not None and (prev[0] is False or daily):
+                    if prev[0] == daily and prev[1] != path:
+                        notes.append(f"year {y} in both {prev[1].name} and {path.name}; "
+                                     f"{prev[1].name} used")
                     continue           # keep the annual file when both exist
                 chosen[y] = (daily, path)
                 by_year[y] = {v: data[v][i] for v in data}
@@ -448,6 +573,7 @@ def load_run(run_dir, label: str | None = None, *, layout: str = "reference",
                                  attrs={"units": spec.units, "long_name": spec.long_name,
                                         "kind": spec.kind, "source": expr or "not defined for " + soil_model})
     ds = xr.Dataset(out, coords={"year": np.array(common, dtype=int), "lat": lat, "lon": lon})
+    statics = {k: a * lay.static_factors.get(k, 1.0) for k, a in statics.items()}
     area = statics.get("landarea")
     if area is None:
         raise InputError(files[static_kind][0], "static variable missing", variable="landarea")
@@ -499,23 +625,21 @@ def configuration(ds: xr.Dataset) -> str:
 def load_daily(run_dir, *, years: Iterable[int] | None = None,
                variables: Sequence[str] = ("GPP", "NPP", "HR"),
                lat_range: tuple[float, float] | None = None, lon_range: tuple[float, float] | None = None,
-               layout: str = "reference", soil_model: str | None = None,
-               nitrogen: bool | None = None) -> xr.Dataset | None:
+               layout: str | None = None, soil_model: str | None = None,
+               nitrogen: bool | None = None, phase: str | None = None) -> xr.Dataset | None:
     """Daily values (dims year, doy, lat, lon) of selected variables from daily files, fluxes in
     g m-2 d-1 (NOT annual totals), optionally restricted to a lat/lon box (lon in 0-360, inclusive)
     before reading. NEP is added when NPP and HR are requested. Returns None when the run has no
-    daily files for the requested years."""
+    daily files for the requested years. A daily file may hold one year (reference layout) or
+    several (CF layout)."""
     run_dir = Path(run_dir)
+    layout = layout or detect_layout(run_dir)
     lay = LAYOUTS[layout]
-    files = find_files(run_dir, layout)
-    lst_model, lst_n = _read_lst_config(run_dir)
-    if soil_model is None:
-        soil_model = lst_model or (MIMICS if files.get("mimics") else CASA)
-    if nitrogen is None:
-        nitrogen = lst_n if lst_n is not None else _detect_nitrogen(run_dir, files)
+    files = find_files(run_dir, layout, phase)
+    soil_model, nitrogen = _run_config(run_dir, lay, files, soil_model, nitrogen)
     wanted = set(years) if years is not None else None
     names = [v for v in variables if v in lay.variables]
-    need = _needed_sources(lay, soil_model, names)
+    need = _needed_sources(lay, soil_model, names, nitrogen)
     per_year: dict[int, dict] = {}
     sel = None
     lat = lon = None
@@ -528,9 +652,6 @@ def load_daily(run_dir, *, years: Iterable[int] | None = None,
                 if not _is_daily(ds):
                     continue
                 yrs = _record_years(ds, path)
-                y = int(np.bincount(yrs - yrs.min()).argmax() + yrs.min())
-                if wanted is not None and y not in wanted:
-                    continue
                 if sel is None:
                     la = np.asarray(ds["lat"].values, float)
                     lo = np.asarray(ds["lon"].values, float) % 360.0
@@ -540,19 +661,25 @@ def load_daily(run_dir, *, years: Iterable[int] | None = None,
                         (lo >= lon_range[0] % 360.0) & (lo <= lon_range[1])
                     sel = (np.flatnonzero(ok_lat), np.flatnonzero(ok_lon))
                     lat, lon = la[sel[0]], np.asarray(ds["lon"].values, float)[sel[1]]
-                sub = ds.isel(lat=sel[0], lon=sel[1])
-                rec = per_year.setdefault(y, {})
-                for v in need[kind]:
-                    if v not in sub.variables:
-                        raise InputError(path, "variable missing", variable=v)
-                    a = np.asarray(sub[v].values, dtype=np.float64)
-                    a[np.abs(a) >= 1e35] = np.nan
-                    if a.shape[0] != DAYS_PER_YEAR:
-                        a = a[:DAYS_PER_YEAR] if a.shape[0] > DAYS_PER_YEAR else np.concatenate(
-                            [a, np.full((DAYS_PER_YEAR - a.shape[0],) + a.shape[1:], np.nan)])
-                    rec[(kind, v)] = a
-                if kind == ("mimics" if soil_model == MIMICS else "casa"):
-                    rec["landarea"] = np.asarray(sub["landarea"].values, dtype=np.float64)
+                for y in np.unique(yrs):
+                    y = int(y)
+                    if wanted is not None and y not in wanted:
+                        continue
+                    sub = ds.isel(time=np.flatnonzero(yrs == y), lat=sel[0], lon=sel[1])
+                    rec = per_year.setdefault(y, {})
+                    for v in need[kind]:
+                        if v not in sub.variables:
+                            raise InputError(path, "variable missing", variable=v)
+                        a = np.asarray(sub[v].values, dtype=np.float64)
+                        a[np.abs(a) >= 1e35] = np.nan
+                        if a.shape[0] != DAYS_PER_YEAR:
+                            a = a[:DAYS_PER_YEAR] if a.shape[0] > DAYS_PER_YEAR else np.concatenate(
+                                [a, np.full((DAYS_PER_YEAR - a.shape[0],) + a.shape[1:], np.nan)])
+                        rec[(kind, v)] = a
+                    if kind == lay.static_kind[soil_model]:
+                        src = lay.statics["landarea"]
+                        rec["landarea"] = np.asarray(sub[src].values, dtype=np.float64) \
+                            * lay.static_factors.get("landarea", 1.0)
             finally:
                 ds.close()
     ys = sorted(y for y, r in per_year.items() if all((k, v) in r for k in need for v in need[k]))

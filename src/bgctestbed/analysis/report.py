@@ -476,7 +476,8 @@ def _boreal(doc, runs, ini, fin, figdir, tabdir, climatology):
         years = sorted(set(range(ini[0], ini[1] + 1)) | set(range(fin[0], fin[1] + 1)))
         try:
             d = load_daily(src, years=years, variables=("NPP", "HR"), lat_range=lat, lon_range=lon,
-                           soil_model=r.attrs["soil_model"], nitrogen=bool(r.attrs["nitrogen"]))
+                           soil_model=r.attrs["soil_model"], nitrogen=bool(r.attrs["nitrogen"]),
+                           layout=r.attrs.get("layout"))
         except InputError as exc:
             log.warning("boreal climatology of %s skipped: %s", r.attrs["label"], exc)
             continue
