@@ -311,21 +311,18 @@ def convergence_row(cycle: int, years: int, ctot_prev, ctot, area) -> dict:
     frac_cells_gt_1g     fraction (0-1) of simulated cells with |change| > 1 g C m-2
     frac_cells_gt_0p1pct fraction (0-1) of simulated cells with |change| > 0.1 % of their stock
     (io_workflow §6: converged when |delta| < 0.01 Pg C and both fractions < 0.02)."""
-    a = np.nan_to_num(np.asarray(area, dtype=float))
-    cur = np.asarray(ctot, dtype=float)
-    prev = np.asarray(ctot_prev, dtype=float) if ctot_prev is not None else None
+    from ..spinup.criteria import equilibrium_criteria
+
+    a = np.nan_to_num(np.asarray(area, dtype=float)) * M2_PER_KM2
+    cur = np.nan_to_num(np.asarray(ctot, dtype=float))
     sim = a > 0
-    g = float(np.nansum(np.where(sim, cur, 0.0) * a) * M2_PER_KM2 * 1e-15)
-    row = {"cycle": int(cycle), "years": int(years), "global_soil_c_PgC": g,
-           "delta_PgC": float("nan"), "frac_cells_gt_1g": float("nan"), "frac_cells_gt_0p1pct": float("nan")}
-    if prev is not None:
-        d = np.abs(cur - prev)
-        n = max(int(sim.sum()), 1)
-        gp = float(np.nansum(np.where(sim, prev, 0.0) * a) * M2_PER_KM2 * 1e-15)
-        row["delta_PgC"] = g - gp
-        row["frac_cells_gt_1g"] = float(((d > 1.0) & sim).sum() / n)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            row["frac_cells_gt_0p1pct"] = float(((d > 1e-3 * np.abs(prev)) & sim).sum() / n)
+    prev = cur if ctot_prev is None else np.nan_to_num(np.asarray(ctot_prev, dtype=float))
+    c = equilibrium_criteria(prev, cur, a, sim)
+    row = {"cycle": int(cycle), "years": int(years), "global_soil_c_PgC": c.global_c_PgC,
+           "delta_PgC": c.delta_PgC, "frac_cells_gt_1g": c.frac_cells_gt_1g,
+           "frac_cells_gt_0p1pct": c.frac_cells_gt_0p1pct}
+    if ctot_prev is None:
+        row.update(delta_PgC=float("nan"), frac_cells_gt_1g=float("nan"), frac_cells_gt_0p1pct=float("nan"))
     return row
 
 
