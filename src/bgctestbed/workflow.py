@@ -382,7 +382,7 @@ class Run:
                 crit = equilibrium_criteria(prev, cur, self.area, self.simulated)
                 m.residual = np.where(self.simulated, cur - prev, 0.0)
                 prev = cur
-                rows.append(dict(stage=stage, cycle=k, years=k * ny, **_crit_cols(crit),
+                rows.append(dict(stage=stage, cycle=k, years=k * ny, **_crit_cols(crit.as_dict()),
                                  wall_s=round(time.perf_counter() - t0, 3)))
                 bar.set_postfix_str(crit.summary())
                 done = crit.passed and k >= max(sp["min_cycles"], 1)
@@ -403,22 +403,17 @@ class Run:
     def _spin_solver(self, m: Member, cycle) -> None:
         from .spinup.solver import solve_periodic
 
-        rows = []
-        bar_msgs = []
-
         def progress(msg):
-            bar_msgs.append(msg)
             if not self.quiet:
                 log.info("%s: %s", m.name, msg)
         m.state, rep = solve_periodic(m.state, cycle, m.pj, m.model, area_m2=self.area,
                                       simulated=self.simulated, progress=progress)
         m.residual = np.where(self.simulated, np.asarray(rep.residual, np.float64), 0.0)
-        for i, h in enumerate(rep.history):
-            rows.append(dict(stage="solver", cycle=i + 1, years=h.get("forward_years", ""),
-                             **{c: h.get(c, "") for c in LOG_COLUMNS[3:]}))
+        rows = [dict(stage="solver" if "iteration" in h else "cycle", cycle=i + 1, years=h.get("years", ""),
+                     **_crit_cols(h)) for i, h in enumerate(rep.history)]
         if rep.criteria is not None:
             rows.append(dict(stage="confirmation", cycle=len(rows) + 1, years=rep.forward_years,
-                             **_crit_cols(rep.criteria), wall_s=round(rep.wall_s, 3)))
+                             **_crit_cols(rep.criteria.as_dict()), wall_s=round(rep.wall_s, 3)))
         _write_log(m.dir / "spinup_log.csv", rows)
         m.info.update(solver_converged=bool(rep.converged), solver_forward_years=float(rep.forward_years),
                       solver_forward_equivalent_years=float(rep.forward_equivalent_years),
@@ -500,10 +495,11 @@ class _DeviceCycle:
         return to_device(self.years[k])
 
 
-def _crit_cols(c) -> dict:
-    return dict(global_soil_c_PgC=c.global_c_PgC, delta_PgC=c.delta_PgC,
-                frac_cells_gt_1g=c.frac_cells_gt_1g, frac_cells_gt_0p1pct=c.frac_cells_gt_0p1pct,
-                passed=c.passed)
+def _crit_cols(c: dict) -> dict:
+    """Log columns from `Criteria.as_dict()` (missing values stay empty)."""
+    return dict(global_soil_c_PgC=c.get("global_c_PgC", ""), delta_PgC=c.get("delta_PgC", ""),
+                frac_cells_gt_1g=c.get("frac_cells_gt_1g", ""),
+                frac_cells_gt_0p1pct=c.get("frac_cells_gt_0p1pct", ""), passed=c.get("passed", ""))
 
 
 def _write_log(path: Path, rows: list) -> None:
