@@ -172,7 +172,8 @@ def day_step(state: State, met: dict, p: dict, cfg: ModelConfig, npp_scalar=1.0)
 
 def _mimics_day(state: State, met: dict, p: dict, cfg: ModelConfig, c: dict):
     """Soil part of a day with MIMICS (casa.md §2.3, mimics.md §2): CWD decays on the CASA
-    side, litter goes to MIMICS, microbes exchange N with the CASA mineral pool."""
+    side, litter goes to MIMICS, microbes exchange N with the CASA mineral pool (leaching,
+    microbe-visible DIN, N loss and the hand-back all in `mimics_soil_day`)."""
     act = p["active"]
     a1 = act[:, None]
     mp = cfg.mimics
@@ -209,24 +210,26 @@ def _mimics_day(state: State, met: dict, p: dict, cfg: ModelConfig, c: dict):
                       c["cexud"], p)
     cwd_dec = kcwd * state.clitter[:, 2]
     cwd2co2 = fco2 * cwd_dec
-    fl = dict(dp, cwd2str=(1.0 - fco2) * cwd_dec)
+    cwd2str = (1.0 - fco2) * cwd_dec
+    uc = p["mim_uc"]
+    cellp = dict(depth=p["mim_depth"], uc=uc, Kmod=p["mim_Kmod"], desorp=p["mim_desorp"],
+                 fPHYS_r=p["mim_fPHYS_r"], fPHYS_k=p["mim_fPHYS_k"], active=act)
+    nkw = {}
     if n_on:
         dn = veg.delplant_n(kpl, state.nplant, fracnalloc, nup, dp["cleaf2str"], dp["croot2str"], p)
-        fl.update(dn, nwd2str=kcwd * state.nlitter[:, 2])
-    lit = mim.litter_inputs(fl, ln[:, 0], ln[:, 1], static_ln[:, 1], p["clay"],
-                            dict(depth=p["mim_depth"], fPHYS=p["mim_fPHYS"]), mp, n_on)
-    theta_liq = jnp.minimum(1.0, c["moistavg"] / p["ssat"])
-    theta_frzn = jnp.minimum(1.0, c["frznavg"] / p["ssat"])
-    cellp = dict(Kmod=p["mim_Kmod"], desorp=p["mim_desorp"])
-    rates = mim.daily_rates(c["tsoilavg"], theta_liq, theta_frzn, state.cnppan, lit["fmet"], cellp, mp, n_on)
-    uc = p["mim_uc"]
+        nkw = dict(nleaf2met=dn["nleaf2met"], nleaf2str=dn["nleaf2str"], nroot2met=dn["nroot2met"],
+                   nroot2str=dn["nroot2str"], nwd2str=kcwd * state.nlitter[:, 2])
+    lit = mim.litter_partition(dp["cleaf2met"], dp["cleaf2str"], dp["croot2met"], dp["croot2str"],
+                               cwd2str, ln[:, 0], ln[:, 1], static_ln[:, 1], cellp, mp, **nkw)
+    drivers = dict(tsoilavg=c["tsoilavg"], moistavg=c["moistavg"], frznmoistavg=c["frznavg"],
+                   ssat=p["ssat"], CnppAn=state.cnppan, fmet=lit["fmet"],
+                   ClitInput_metb=lit["ClitInput_metb"], ClitInput_struc=lit["ClitInput_struc"])
     if n_on:
-        leach = jnp.where(act, state.nsoilmin * p["fNminleach"], 0.0)
-        nsoilmin1 = state.nsoilmin - leach
-        din0 = mp.fracDINavailMIC * nsoilmin1 * (1.0 / uc)  # the reference multiplies by 1/uc
-    else:
-        din0 = None
-    pools, fx = mim.soil_day(state.mim, lit, rates, act, mp, n_on, din=din0, uc=uc)
+        drivers.update(NlitInput_metb=lit["NlitInput_metb"], NlitInput_struc=lit["NlitInput_struc"],
+                       Nsoilmin=state.nsoilmin, fNminleach=p["fNminleach"], fNminloss=p["fNminloss"],
+                       Nmindep=met["ndep"], Nminfix=p["Nminfix"], Nupland=nup)
+    pools, fx = mim.mimics_soil_day(state.mim, drivers, cellp, mp, n_on,
+                                    fix_n_loss_branch=cfg.fix_n_loss_branch)
     # plant, labile and CWD updates (mimics_ccycle / mimics_cncycle)
     cplant = jnp.where(a1, state.cplant + dp["dcplant"], state.cplant)
     clabile = jnp.where(act, state.clabile + dp["dclabile"], state.clabile)
@@ -235,11 +238,7 @@ def _mimics_day(state: State, met: dict, p: dict, cfg: ModelConfig, c: dict):
                                                    state.clitter[:, 2]))
     nlitter, nsoilmin, nplant = state.nlitter, state.nsoilmin, state.nplant
     if n_on:
-        nsnet = fx["nlittermin"] + fx["nsmin"] + fx["nsimm"]
-        nloss, _ = cs.n_losses(nsnet, nsoilmin1, c["tsoilavg"], p, cfg.fix_n_loss_branch)
-        nloss = jnp.where(act, nloss, 0.0)
-        dnmin = uc * (fx["din"] - din0) + met["ndep"] + p["Nminfix"] - nloss - nup
-        nsoilmin = jnp.where(act, nsoilmin1 + dnmin, state.nsoilmin)
+        nsoilmin = jnp.where(act, fx["Nsoilmin"] + fx["dNsoilmindt"], state.nsoilmin)
         upd = act if cfg.fix_plant_n_update else act & (cplant[:, 0] > 0.0)
         nplant = jnp.where(upd[:, None], state.nplant + dn["dnplant"], state.nplant)
         nlitter = state.nlitter.at[:, 2].set(jnp.where(act, state.nlitter[:, 2] + dn["nwood2cwd"]
@@ -251,26 +250,28 @@ def _mimics_day(state: State, met: dict, p: dict, cfg: ModelConfig, c: dict):
         nplant = cplant * p["ratioNCplant_3"]
     new = state._replace(cplant=cplant, nplant=nplant, pleaf=pleaf, clabile=clabile, clitter=clitter,
                          nlitter=nlitter, nsoilmin=nsoilmin, glai=glai, phase=c["phase"], mim=pools)
-    chresp = jnp.where(act, (fx["chresp"] + cwd2co2 / uc) * uc, 0.0)
-    fw = jnp.where(act, rates["fw"], 0.0)
+    # mimics_caccum: the respired CWD C is counted in MIMICS heterotrophic respiration
+    chresp = jnp.where(act, (fx["Chresp"] + cwd2co2 / uc) * uc, 0.0)
     mout = {f"c{k}": getattr(pools, k) * uc for k in ("LITm", "LITs", "MICr", "MICk", "SOMa", "SOMc", "SOMp")}
     mout.update({f"n{k}": getattr(pools, k + "N") * uc for k in ("LITm", "LITs", "MICr", "MICk", "SOMa", "SOMc", "SOMp")})
-    mout.update(cHresp=chresp, cSOMpIn=fx["csompin"] * uc, cLitInput_metb=lit["cin"][:, 0] * uc * act,
-                cLitInput_struc=lit["cin"][:, 1] * uc * act, cOverflow_r=fx["overflow_r"] * uc,
-                cOverflow_k=fx["overflow_k"] * uc, DIN=(fx["din"] * uc if n_on else zero),
-                nLitInput_metb=lit["nin"][:, 0] * uc * act, nLitInput_struc=lit["nin"][:, 1] * uc * act,
-                thetaLiq=jnp.where(act, theta_liq, 0.0), thetaFrzn=jnp.where(act, theta_frzn, 0.0), fW=fw)
+    mout.update(cHresp=chresp, cSOMpIn=fx["CSOMpInput"] * uc, cLitInput_metb=lit["ClitInput_metb"] * uc * act,
+                cLitInput_struc=lit["ClitInput_struc"] * uc * act, cOverflow_r=fx["Overflow_r"] * uc,
+                cOverflow_k=fx["Overflow_k"] * uc, DIN=(fx["DIN"] * uc if n_on else zero),
+                nLitInput_metb=lit["NlitInput_metb"] * uc * act,
+                nLitInput_struc=lit["NlitInput_struc"] * uc * act,
+                thetaLiq=fx["theta_liq"], thetaFrzn=fx["theta_frzn"], fW=fx["fW"])
     nflux = dict(nLitInptMet=(dn["nleaf2met"] + dn["nroot2met"]) if n_on else zero,
-                 nLitInptStruc=(dn["nleaf2str"] + dn["nroot2str"] + fl["nwd2str"]) if n_on else zero,
-                 nMinUptake=nup, nMinLeach=leach if n_on else zero, nMinLoss=nloss if n_on else zero,
-                 nLitMineralization=fx.get("nlittermin", zero), nSoilMineralization=fx.get("nsmin", zero),
-                 nSoilImmob=fx.get("nsimm", zero), nNetMineralization=nsnet if n_on else zero)
+                 nLitInptStruc=(dn["nleaf2str"] + dn["nroot2str"] + nkw["nwd2str"]) if n_on else zero,
+                 nMinUptake=nup)
+    nflux.update({k: fx[v] if n_on else zero for k, v in (
+        ("nMinLeach", "Nminleach"), ("nMinLoss", "Nminloss"), ("nLitMineralization", "Nlittermin"),
+        ("nSoilMineralization", "Nsmin"), ("nSoilImmob", "Nsimm"), ("nNetMineralization", "Nsnet"))})
     out = _casa_out(cgpp, cnpp, chresp, cplant, nplant, clitter, nlitter, state.csoil, state.nsoil,
                     nsoilmin, c["tairk"], c["tsoilavg"],
-                    dp["cleaf2met"] + dp["croot2met"], dp["cleaf2str"] + dp["croot2str"] + fl["cwd2str"],
+                    dp["cleaf2met"] + dp["croot2met"], dp["cleaf2str"] + dp["croot2str"] + cwd2str,
                     zero, zero, zero, zero, met["ndep"], p["Nminfix"], nflux, c["rp"]["crp"])
     out.update({"mimics:" + k: v for k, v in mout.items()})
-    out["_lig_n"] = jnp.where(act, lit["lig_n_avg"], 0.0)
+    out["_lig_n"] = jnp.where(act, lit["ligNavg"], 0.0)
     out["_fmet"] = jnp.where(act, lit["fmet"], 0.0)
     return new, out
 
