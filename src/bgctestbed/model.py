@@ -146,6 +146,9 @@ def day_step(state: State, met: dict, p: dict, cfg: ModelConfig, npp_scalar=1.0)
     def clamp(x):
         return jnp.where(a1, jnp.maximum(x, 0.0), x)
 
+    budget = dict(cRootExud=cexud, cLabileLoss=rp["clabloss"], cClamp=_clamp_gain(a1, cplant, clitter, csoil),
+                  nClamp=_clamp_gain(a1, nplant, nlitter, nsoil) if n_on else zero,
+                  nPlantSkip=_skipped_n(act, upd, dn["dnplant"]) if n_on else zero)
     cplant, clitter, csoil = clamp(cplant), clamp(clitter), clamp(csoil)
     if n_on:
         nplant, nlitter, nsoil = clamp(nplant), clamp(nlitter), clamp(nsoil)
@@ -167,7 +170,20 @@ def day_step(state: State, met: dict, p: dict, cfg: ModelConfig, npp_scalar=1.0)
                     tairk, tsoilavg, dp["cleaf2met"] + dp["croot2met"],
                     dp["cleaf2str"] + dp["croot2str"] + ds["cwd2som"], ds["cpassinpt"], theta, f_t, f_w,
                     met["ndep"], p["Nminfix"], nflux, rp["crp"])
+    out.update(budget)
     return new, out
+
+
+def _clamp_gain(a1, *pools):
+    """Mass (g m-2 d-1) the clamps of negative pools to zero add to active cells: the
+    reference's clamps are not fluxes, so the budget carries them as a term of their own."""
+    return sum(jnp.sum(jnp.where(a1, jnp.maximum(-x, 0.0), 0.0), axis=-1) for x in pools)
+
+
+def _skipped_n(act, upd, dnplant):
+    """Plant N change (g m-2 d-1) computed but not applied where leaf C is not positive
+    (quirk Q2): uptake and litterfall N still move, so the N budget carries it as a term."""
+    return jnp.where(act & ~upd, jnp.sum(dnplant, axis=-1), 0.0)
 
 
 def _mimics_day(state: State, met: dict, p: dict, cfg: ModelConfig, c: dict):
@@ -237,13 +253,16 @@ def _mimics_day(state: State, met: dict, p: dict, cfg: ModelConfig, c: dict):
     clitter = state.clitter.at[:, 2].set(jnp.where(act, state.clitter[:, 2] + dp["cwood2cwd"] - cwd_dec,
                                                    state.clitter[:, 2]))
     nlitter, nsoilmin, nplant = state.nlitter, state.nsoilmin, state.nplant
+    budget = dict(cRootExud=c["cexud"], cLabileLoss=c["rp"]["clabloss"], nClamp=zero, nPlantSkip=zero)
     if n_on:
         nsoilmin = jnp.where(act, fx["Nsoilmin"] + fx["dNsoilmindt"], state.nsoilmin)
         upd = act if cfg.fix_plant_n_update else act & (cplant[:, 0] > 0.0)
         nplant = jnp.where(upd[:, None], state.nplant + dn["dnplant"], state.nplant)
         nlitter = state.nlitter.at[:, 2].set(jnp.where(act, state.nlitter[:, 2] + dn["nwood2cwd"]
                                                        - kcwd * state.nlitter[:, 2], state.nlitter[:, 2]))
+        budget.update(nClamp=_clamp_gain(a1, nplant), nPlantSkip=_skipped_n(act, upd, dn["dnplant"]))
         nplant = jnp.where(a1, jnp.maximum(nplant, 0.0), nplant)
+    budget["cClamp"] = _clamp_gain(a1, cplant)
     cplant = jnp.where(a1, jnp.maximum(cplant, 0.0), cplant)
     pleaf = nplant[:, 0] / p["ratioNPleaf"]
     if not n_on:
@@ -273,6 +292,7 @@ def _mimics_day(state: State, met: dict, p: dict, cfg: ModelConfig, c: dict):
     out.update({"mimics:" + k: v for k, v in mout.items()})
     out["_lig_n"] = jnp.where(act, lit["ligNavg"], 0.0)
     out["_fmet"] = jnp.where(act, lit["fmet"], 0.0)
+    out.update(budget)
     return new, out
 
 
