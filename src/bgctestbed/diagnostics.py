@@ -1,7 +1,8 @@
 """Carbon and nitrogen budgets of one simulated year, per cell.
 
-From the state before and after `model.run_year` and that year's annual sums, each budget
-compares the change in total storage with the named fluxes across the system boundary:
+From the state before and after `model.run_year` and that year's annual sums (of a run with
+`ModelConfig(budget_terms=True)`, which adds the daily diagnostics the non-flux terms need),
+each budget compares the change in total storage with the named fluxes across the system boundary:
 
     change = sum(terms) + residual
 
@@ -84,8 +85,15 @@ def _budget(change, terms: dict, internal, active) -> Budget:
     return Budget(change, terms, residual, throughput)
 
 
+def _need_terms(annual: dict):
+    if "cClamp" not in annual:
+        raise ValueError("the annual sums lack the budget terms: run with ModelConfig(budget_terms=True)")
+
+
 def carbon_budget(state0, state1, annual: dict, p: dict, *, npp_scalar: float = 1.0) -> Budget:
-    """C budget of one year. annual: `run_year`'s sums; npp_scalar: the year's NPP multiplier."""
+    """C budget of one year. annual: `run_year`'s sums of a run with
+    `ModelConfig(budget_terms=True)`; npp_scalar: the year's NPP multiplier."""
+    _need_terms(annual)
     gpp = _a(annual["cgpp"]) + _a(annual["cRootExud"])   # the diagnostic cgpp is net of exudate
     crp = _a(annual["crp"])
     terms = dict(gpp=gpp, autotrophic_respiration=-crp,
@@ -98,6 +106,7 @@ def carbon_budget(state0, state1, annual: dict, p: dict, *, npp_scalar: float = 
 
 def nitrogen_budget(state0, state1, annual: dict, p: dict, *, nitrogen: bool, days: int = 365) -> Budget:
     """N budget of one year (`days` long). nitrogen: the run's N cycle (False: C-only)."""
+    _need_terms(annual)
     act = np.asarray(p["active"], bool)
     change = nitrogen_stock(state1, p) - nitrogen_stock(state0, p)
     if not nitrogen:

@@ -4,6 +4,8 @@ constructed state makes the reference's non-conserving arithmetic act."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -39,7 +41,7 @@ def grid(reference_dir):
 
 def _cold(grid, soil, nitrogen):
     sites, table, mp, p, _ = grid
-    cfg = ModelConfig(soil, nitrogen, mimics=mp if soil == "mimics" else None)
+    cfg = ModelConfig(soil, nitrogen, mimics=mp if soil == "mimics" else None, budget_terms=True)
     st = cold_start(table, p, sites.phase0, cfg)
     if soil == "mimics":
         st = st._replace(mim=initial_pools(np.asarray(p["active"]), mp.CNr, mp.CNk))
@@ -125,3 +127,13 @@ def test_exudate_and_npp_perturbation_terms(grid, soil):
     assert np.all(bc.terms["root_exudate"][active] > 0) and np.all(bc.terms["npp_scaling"][active] != 0)
     _closes(bc)
     _closes(bn)
+
+
+def test_budget_needs_the_terms(grid):
+    """Without `budget_terms` the step reports no budget terms and the budget says so."""
+    cfg, st = _cold(grid, "casa", False)
+    st0 = jax.tree.map(jnp.asarray, st)
+    st1, acc, _ = run_year(st0, grid[4], to_jax(grid[3]), replace(cfg, budget_terms=False))
+    assert "cClamp" not in acc and "cRootExud" not in acc
+    with pytest.raises(ValueError, match="budget_terms"):
+        dg.carbon_budget(st0, st1, {k: np.asarray(v) for k, v in acc.items()}, grid[3])
