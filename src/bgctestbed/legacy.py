@@ -18,7 +18,7 @@ import numpy as np
 from .errors import InputError
 from .init import cold_start, finish_state
 from .io import lst as lstio
-from .io.refnc import write_nc
+from .io.refnc import write_casa_nc, write_mimics_nc
 from .io import testbed as tb
 from .model import ModelConfig, run_year, to_jax
 from .params.casa import casa_cell_params, read_casa_table
@@ -167,13 +167,13 @@ def _run(rc, cfg, sites, table, p, state, co2, progress):
         if daily:
             vals = {k: np.asarray(v) for k, v in ys.items()}
             time = plan.label + np.arange(1, 366) / 365.0
-            write_nc(lstio.nc_output_name(rc.casa_nc, plan.label, daily=True), "casa", grid, sites,
-                     p["active"], vals, time=time, day=np.arange(1, 366),
-                     parameters=rc.raw["casa_params"])
+            write_casa_nc(lstio.nc_output_name(rc.casa_nc, plan.label, daily=True), grid, sites,
+                          vals, time, np.arange(1, 366), parameters_name=rc.raw["casa_params"],
+                          active=p["active"])
             if mim_on:
-                write_nc(lstio.nc_output_name(rc.mimics_nc, plan.label, daily=True), "mimics", grid,
-                         sites, p["active"], _mimics_values(vals), time=time, day=np.arange(1, 366),
-                         parameters=rc.raw["mimics_params"])
+                write_mimics_nc(lstio.nc_output_name(rc.mimics_nc, plan.label, daily=True), grid,
+                                sites, _mimics_values(vals), time, np.arange(1, 366),
+                                parameters_name=rc.raw["mimics_params"], active=p["active"])
         # end-of-year writers: every year in transient modes, output years otherwise
         if rc.initcasa >= 2 or out_year:
             if mim_on:
@@ -181,23 +181,23 @@ def _run(rc, cfg, sites, table, p, state, co2, progress):
                 din_an = din_an * (1.0 / 365.0)
             if rc.mdaily == 0 and out_year:
                 ann = annual_values(acc)
-                write_nc(lstio.nc_output_name(rc.casa_nc, plan.label, daily=False), "casa", grid,
-                         sites, p["active"], ann, time=np.array([float(plan.label)]),
-                         parameters=rc.raw["casa_params"])
+                write_casa_nc(lstio.nc_output_name(rc.casa_nc, plan.label, daily=False), grid,
+                              sites, ann, np.array([float(plan.label)]),
+                              parameters_name=rc.raw["casa_params"], active=p["active"])
                 if mim_on:
                     mv = _mimics_values(ann)
                     mv["DIN"] = din_an[None, :]
-                    write_nc(lstio.nc_output_name(rc.mimics_nc, plan.label, daily=False), "mimics",
-                             grid, sites, p["active"], mv, time=np.array([float(plan.label)]),
-                             parameters=rc.raw["mimics_params"])
+                    write_mimics_nc(lstio.nc_output_name(rc.mimics_nc, plan.label, daily=False),
+                                    grid, sites, mv, np.array([float(plan.label)]),
+                                    parameters_name=rc.raw["mimics_params"], active=p["active"])
             if mim_on:
                 tb.write_mimics_diagnostic(Path(rc.path).parent / "mimics_diagnostic.csv", plan.iyrcnt,
                                            sites, acc["_lig_n"], acc["_fmet"])
             if restart_year:
                 state = restart_side_effects(state, p, cfg, ncl_init)
                 st = _state_dict(state)
-                tb.write_casa_restart(rc.casa_restart_out, plan.iyrcnt, sites, st, p["sla"],
-                                      st["nplant"] / p["ratioNPplant_3"])
+                tb.write_casa_restart(rc.casa_restart_out, plan.iyrcnt, sites, st, cfg.icycle,
+                                      sla=p["sla"], pplant=st["nplant"] / p["ratioNPplant_3"])
                 if mim_on:
                     pools = {k: np.asarray(v) for k, v in state.mim._asdict().items()}
                     tb.write_mimics_restart(rc.mimics_restart_out, plan.iyrcnt, sites, pools, cfg.nitrogen)

@@ -51,12 +51,12 @@ def test_casa_restart_values(reference_dir):
     assert np.all(r["cplant"][9] == 0) and r["nsoilmin"][9] == 0
 
 
-def test_casa_restart_legacy_call_and_headerless(reference_dir, sites, tmp_path):
+def test_casa_restart_sla_argument_and_headerless(reference_dir, sites, tmp_path):
     ref = reference_dir / "testbed_outputs/casa_cn/cnppool_out.csv"
     st = tb.read_casa_restart(ref, 12, 2, full=True)
     out = tmp_path / "a.csv"
-    tb.write_casa_restart(out, 3, sites, {k: v for k, v in st.items() if k != "sla"}, st["sla"])
-    # older positional form (sla, pplant): same layout
+    tb.write_casa_restart(out, 3, sites, {k: v for k, v in st.items() if k != "sla"}, 2, sla=st["sla"])
+    # sla given apart from the state: same layout
     lines = out.read_text().splitlines()
     assert lines[0] == ref.read_text().splitlines()[0] and len(lines) == 13
     # a header-less (legacy) file is accepted

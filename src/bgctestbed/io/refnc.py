@@ -370,13 +370,6 @@ def write_mimics_nc(path, grid: MetGrid | None, sites, values: dict, time, day=N
                        active=active, history=history)
 
 
-def write_nc(path, kind: str, grid, sites, active, values: dict, time, day=None,
-             parameters: str = "") -> None:
-    """Older entry point: write_reference_nc with `active` and `parameters` positional."""
-    write_reference_nc(path, kind, grid, sites, values, time, day, parameters_name=parameters,
-                       active=active)
-
-
 # ---------------------------------------------------------------- reading back
 def read_nc_values(path, sites=None) -> dict:
     """Values of a reference-layout output file: every (time, lat, lon) variable as a float64

@@ -736,10 +736,7 @@ def write_casa_restart(path, iyrcnt: int, sites: Sites, state: dict, icycle=2, s
     nplant, nlitter, nsoil (mp,3), nsoilmin; optionally sla (m2 gC-1, else the `sla` argument),
     pplant, plitter, psoil (mp,3), psoillab, psoilsorb, psoilocc and the balance sums sumcbal,
     sumnbal, sumpbal (clipped to +-9999 as in the reference); absent optional values are 0.
-    N pools are required for icycle 2 and written as 0 when absent in C-only runs.
-    (The older positional form `(path, iyrcnt, sites, state, sla, pplant)` is accepted.)"""
-    if icycle is not None and np.ndim(icycle) > 0:       # older positional form: sla, pplant
-        sla, pplant, icycle = icycle, sla, 2
+    N pools are required for icycle 2 and written as 0 when absent in C-only runs."""
     nitrogen = _nitrogen(icycle)
     n = sites.n
     ist, iso, area = _site_cols(sites)

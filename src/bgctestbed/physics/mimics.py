@@ -16,9 +16,6 @@ Public interface
 * `litter_partition(...)` — litter inputs, lig:N, fmet and necromass partitioning (§4.4-4.5).
 * `soil_rates(drivers, cellp, params, nitrogen)` — the day's scalars and rate constants (§5).
 * `mimics_soil_day(pools, drivers, cellp, params, nitrogen)` — one day (§6 or §7).
-
-`litter_inputs`, `daily_rates` and `soil_day` are the older array-style entry points used by
-the model driver; they share the same kernel.
 """
 
 from __future__ import annotations
@@ -536,76 +533,3 @@ def _soil_day(pools, drivers, cellp, params, nitrogen, fix_n_loss_branch, guard_
     if nitrogen:
         fx["Nsoilmin"] = nsoilmin_out
     return new, fx
-
-
-# --------------------------------------------------------------------------------------------
-# Array-style entry points used by the model driver (same kernel)
-# --------------------------------------------------------------------------------------------
-
-def litter_inputs(fl: dict, ln_leaf, ln_froot, ln_wood, clay, cellp, mp, nitrogen: bool) -> dict:
-    """`litter_partition` in array form. fl: plant-side fluxes (gC/gN m-2 d-1) by the names of
-    `litter_partition`; cellp needs depth and fPHYS (n, 2). Returns cin, nin (n, 2: metabolic,
-    structural; mg cm-3 d-1), lig_n_avg, fmet, and fphys, fchem, faval (n, 2: r, k)."""
-    del clay  # fPHYS comes with the cell parameters
-    cp = dict(depth=cellp["depth"], fPHYS_r=cellp["fPHYS"][:, 0], fPHYS_k=cellp["fPHYS"][:, 1])
-    nnames = ("nleaf2met", "nleaf2str", "nroot2met", "nroot2str", "nwd2str")
-    nkw = {n: fl[n] for n in nnames} if nitrogen else {}
-    r = litter_partition(fl["cleaf2met"], fl["cleaf2str"], fl["croot2met"], fl["croot2str"],
-                         fl["cwd2str"], ln_leaf, ln_froot, ln_wood, cp, mp, **nkw)
-    return dict(cin=jnp.stack([r["ClitInput_metb"], r["ClitInput_struc"]], -1),
-                nin=jnp.stack([r["NlitInput_metb"], r["NlitInput_struc"]], -1),
-                lig_n_avg=r["ligNavg"], fmet=r["fmet"],
-                fphys=jnp.stack([r["fPHYS_r"], r["fPHYS_k"]], -1),
-                fchem=jnp.stack([r["fCHEM_r"], r["fCHEM_k"]], -1),
-                faval=jnp.stack([r["fAVAL_r"], r["fAVAL_k"]], -1))
-
-
-def daily_rates(tsoilavg, theta_liq, theta_frzn, cnppan, fmet, cellp, mp, nitrogen: bool) -> dict:
-    """`soil_rates` in array form: returns fw, vmax (n, 6), km (n, 6), taumod, taur, tauk,
-    desorption and for C+N cn_r, cn_k. cellp needs Kmod (n, 6) and desorp."""
-    kmod = cellp["Kmod"]
-    r = _rates(tsoilavg, theta_liq, theta_frzn, cnppan, fmet, [kmod[:, i] for i in range(6)],
-               cellp["desorp"], mp, nitrogen)
-    out = dict(fw=r["fW"], vmax=jnp.stack(r["Vmax"], -1), km=jnp.stack(r["Km"], -1),
-               taumod=r["tauMod"], taur=r["tauR"], tauk=r["tauK"], desorption=r["desorption"])
-    if nitrogen:
-        out.update(cn_r=r["CN_r"], cn_k=r["CN_k"])
-    return out
-
-
-def soil_day(pools: MimicsPools, lit: dict, rates: dict, active, mp, nitrogen: bool, din=None, uc=None,
-             block_size: int | None = BLOCK_SIZE):
-    """Hourly integration in array form (inputs from `litter_inputs` and `daily_rates`).
-    din: microbe-visible mineral N at the start of the day (mgN cm-3, C+N only); uc = 10*depth.
-    Returns (pools, fluxes): chresp (mgC cm-3 d-1, excluding CWD), csompin, overflow_r,
-    overflow_k and for C+N din (end of day, mgN cm-3), nlittermin, nsmin, nsimm (gN m-2 d-1).
-    Inactive cells keep their pools and get zero fluxes. block_size: as `mimics_soil_day`."""
-    args = (pools, lit, rates, jnp.asarray(active))
-    if nitrogen:
-        args += (din, uc)
-    return _in_blocks(lambda a: _soil_day_arrays(*a, mp=mp, nitrogen=nitrogen), args,
-                      pools.LITm.shape[0], block_size)
-
-
-def _soil_day_arrays(pools, lit, rates, active, din=None, uc=None, *, mp, nitrogen):
-    r = dict(Vmax=tuple(rates["vmax"][:, i] for i in range(6)),
-             Km=tuple(rates["km"][:, i] for i in range(6)),
-             tauR=rates["taur"], tauK=rates["tauk"], desorption=rates["desorption"])
-    if nitrogen:
-        r.update(CN_r=rates["cn_r"], CN_k=rates["cn_k"])
-    part = dict(fPHYS_r=lit["fphys"][:, 0], fPHYS_k=lit["fphys"][:, 1], fCHEM_r=lit["fchem"][:, 0],
-                fCHEM_k=lit["fchem"][:, 1], fAVAL_r=lit["faval"][:, 0], fAVAL_k=lit["faval"][:, 1])
-    k = _constants(r, part, lit["cin"][:, 0], lit["cin"][:, 1], lit["nin"][:, 0], lit["nin"][:, 1],
-                   mp, nitrogen)
-    if nitrogen:
-        new, din_end, chresp, csompin, ovr, ovk, nlm, nsm, nsi = _integrate_cn(pools, din, k, uc, mp)
-        new = MimicsPools(*new)
-        fx = dict(chresp=chresp, csompin=csompin, overflow_r=ovr, overflow_k=ovk, din=din_end,
-                  nlittermin=nlm, nsmin=nsm, nsimm=nsi)
-    else:
-        c_new, chresp, csompin = _integrate_c([getattr(pools, n) for n in _C_POOLS], k, mp)
-        new = pools._replace(**dict(zip(_C_POOLS, c_new)))
-        zero = jnp.zeros_like(chresp)
-        fx = dict(chresp=chresp, csompin=csompin, overflow_r=zero, overflow_k=zero)
-    new = MimicsPools(*(jnp.where(active, a, b) for a, b in zip(new, pools)))
-    return new, {key: jnp.where(active, v, 0.0) for key, v in fx.items()}

@@ -14,6 +14,7 @@ from .environment import f_lloyd_taylor
 
 LEAF, WOOD, FROOT = 0, 1, 2
 NCSTR = 1.0 / 150.0  # fixed N:C of structural litter (gN gC-1)
+UPTAKE_EPS = 1e-10  # added to total N uptake, not allocated: mineral N loses it daily (budget term)
 
 
 def _wrap(d):
@@ -172,7 +173,7 @@ def nuptake(cnpp, fraccalloc, kpl, cplant, nplant, nsoilmin, xknlimiting, p):
     """Plant mineral-N uptake and its allocation (casa.md §3.8): (Nminuptake, fracNalloc)."""
     reqmin, reqmax = nrequire(jnp.maximum(0.0, cnpp), fraccalloc, kpl, cplant, nplant, nsoilmin, p)
     up = reqmin + xknlimiting[:, None] * (reqmax - reqmin) * (nsoilmin / (nsoilmin + p["kminN"]))[:, None]
-    total = up[:, LEAF] + up[:, WOOD] + up[:, FROOT] + 1e-10
+    total = up[:, LEAF] + up[:, WOOD] + up[:, FROOT] + UPTAKE_EPS
     act = p["active"]
     return jnp.where(act, total, 0.0), jnp.where(act[:, None], up / total[:, None], 0.0)
 

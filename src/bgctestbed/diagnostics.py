@@ -1,0 +1,127 @@
+"""Carbon and nitrogen budgets of one simulated year, per cell.
+
+From the state before and after `model.run_year` and that year's annual sums (of a run with
+`ModelConfig(budget_terms=True)`, which adds the daily diagnostics the non-flux terms need),
+each budget compares the change in total storage with the named fluxes across the system boundary:
+
+    change = sum(terms) + residual
+
+All in g m-2 yr-1 (MIMICS pools, mg cm-3, are converted with `p["mim_uc"]`). Sources are
+positive, sinks negative. Besides the physical fluxes the terms name the places where the
+reference's arithmetic does not conserve mass, so that none of them is hidden in the residual:
+
+Carbon
+  gpp                         gross primary production (exudate included)
+  autotrophic_respiration     maintenance + growth respiration (-Crp)
+  npp_scaling                 (nppMult - 1) * (GPP - Crp): the NPP perturbation of co2delta
+  root_exudate                exudate C put into metabolic litter although NPP already holds
+                              all of GPP - Crp (quirk Q10; 0 with the JAMES tables)
+  labile_loss                 labile C lost, reported in no respiration flux (quirk Q5)
+  heterotrophic_respiration   litter and SOM respiration (MIMICS: with the respired CWD C)
+  clamp                       C added by setting negative pools to zero (casa.md 4.6)
+
+Nitrogen (C+N)
+  deposition, fixation        inputs to mineral N
+  leaching, gaseous_loss      losses from mineral N
+  uptake_regulariser          the 1e-10 gN m-2 d-1 added to total uptake and taken from
+                              mineral N but given to no plant part (`vegetation.UPTAKE_EPS`)
+  plant_n_update_skipped      plant N change not applied where leaf C is not positive while
+                              uptake and litterfall N still move (quirk Q2)
+  clamp                       N added by setting negative pools to zero
+
+Nitrogen (C-only): no N flux is applied; plant N is re-derived from plant C every day (N:C of
+the PFT), so the only term is `plant_n_rederived`, the resulting change of plant N. Litter, SOM
+and mineral N stay as they are (the restart writer's re-derivation acts outside `run_year`).
+
+Inactive cells (ice, water) hold no budget: every value is 0 there.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .physics.vegetation import UPTAKE_EPS
+
+MIMICS_POOLS = ("LITm", "LITs", "MICr", "MICk", "SOMa", "SOMc", "SOMp")
+
+
+class Budget(NamedTuple):
+    change: np.ndarray       # (n,) storage at the end minus at the start, g m-2
+    terms: dict              # name -> (n,) signed flux over the year, g m-2 yr-1
+    residual: np.ndarray     # (n,) change - sum(terms)
+    throughput: np.ndarray   # (n,) sum of |terms| and the gross internal fluxes (scale of the budget)
+
+
+def _a(x):
+    return np.asarray(x, dtype=np.float64)
+
+
+def carbon_stock(state, p: dict) -> np.ndarray:
+    """Total C per cell, g m-2: plant, labile, litter, SOM and (MIMICS runs) the MIMICS pools."""
+    total = (_a(state.cplant).sum(-1) + _a(state.clabile) + _a(state.clitter).sum(-1)
+             + _a(state.csoil).sum(-1))
+    if state.mim is not None:
+        total = total + _a(p["mim_uc"]) * sum(_a(getattr(state.mim, k)) for k in MIMICS_POOLS)
+    return total
+
+
+def nitrogen_stock(state, p: dict) -> np.ndarray:
+    """Total N per cell, g m-2: plant, litter, SOM, mineral and (MIMICS runs) the MIMICS pools."""
+    total = (_a(state.nplant).sum(-1) + _a(state.nlitter).sum(-1) + _a(state.nsoil).sum(-1)
+             + _a(state.nsoilmin))
+    if state.mim is not None:
+        total = total + _a(p["mim_uc"]) * sum(_a(getattr(state.mim, k + "N")) for k in MIMICS_POOLS)
+    return total
+
+
+def _budget(change, terms: dict, internal, active) -> Budget:
+    act = np.asarray(active, bool)
+    terms = {k: np.where(act, _a(v), 0.0) for k, v in terms.items()}
+    change = np.where(act, change, 0.0)
+    residual = change - sum(terms.values())
+    throughput = sum(np.abs(v) for v in terms.values()) + np.where(act, internal, 0.0)
+    return Budget(change, terms, residual, throughput)
+
+
+def _need_terms(annual: dict):
+    if "cClamp" not in annual:
+        raise ValueError("the annual sums lack the budget terms: run with ModelConfig(budget_terms=True)")
+
+
+def carbon_budget(state0, state1, annual: dict, p: dict, *, npp_scalar: float = 1.0) -> Budget:
+    """C budget of one year. annual: `run_year`'s sums of a run with
+    `ModelConfig(budget_terms=True)`; npp_scalar: the year's NPP multiplier."""
+    _need_terms(annual)
+    gpp = _a(annual["cgpp"]) + _a(annual["cRootExud"])   # the diagnostic cgpp is net of exudate
+    crp = _a(annual["crp"])
+    terms = dict(gpp=gpp, autotrophic_respiration=-crp,
+                 npp_scaling=(float(npp_scalar) - 1.0) * (gpp - crp),
+                 root_exudate=_a(annual["cRootExud"]), labile_loss=-_a(annual["cLabileLoss"]),
+                 heterotrophic_respiration=-_a(annual["cresp"]), clamp=_a(annual["cClamp"]))
+    change = carbon_stock(state1, p) - carbon_stock(state0, p)
+    return _budget(change, terms, 0.0, p["active"])
+
+
+def nitrogen_budget(state0, state1, annual: dict, p: dict, *, nitrogen: bool, days: int = 365) -> Budget:
+    """N budget of one year (`days` long). nitrogen: the run's N cycle (False: C-only)."""
+    _need_terms(annual)
+    act = np.asarray(p["active"], bool)
+    change = nitrogen_stock(state1, p) - nitrogen_stock(state0, p)
+    if not nitrogen:
+        dplant = _a(state1.nplant).sum(-1) - _a(state0.nplant).sum(-1)
+        return _budget(change, dict(plant_n_rederived=dplant), 0.0, act)
+    terms = dict(deposition=_a(annual["nMinDep"]), fixation=_a(annual["nMinFix"]),
+                 leaching=-_a(annual["nMinLeach"]), gaseous_loss=-_a(annual["nMinLoss"]),
+                 uptake_regulariser=np.full(act.shape, -UPTAKE_EPS * days),
+                 plant_n_update_skipped=-_a(annual["nPlantSkip"]), clamp=_a(annual["nClamp"]))
+    internal = (_a(annual["nMinUptake"]) + _a(annual["nLitMineralization"])
+                + _a(annual["nSoilMineralization"]) + np.abs(_a(annual["nSoilImmob"])))
+    return _budget(change, terms, internal, act)
+
+
+def closure(budget: Budget) -> np.ndarray:
+    """|residual| / throughput per cell (0 where the throughput is 0)."""
+    t = budget.throughput
+    return np.where(t > 0.0, np.abs(budget.residual) / np.where(t > 0.0, t, 1.0), 0.0)
