@@ -1,0 +1,419 @@
+"""Spin-up to the periodic steady state: brute-force cycling and a per-cell Newton solver.
+
+The steady state of a spin-up is the state x* that one forcing cycle maps onto itself,
+G(x*) = x*, where G runs the model through the cycle's years (1 or 20). Brute force iterates
+x <- G(x) until the equilibrium criteria (io_workflow.md §6) hold between successive cycle ends;
+its cost is set by the slowest pool (passive / SOMp turnover, centuries to millennia).
+
+`solve_periodic` solves G(x) - x = 0 directly. Cells never interact, so every cell has its own
+small dense Jacobian (all continuous state variables of the cell, 11-37 of them) obtained in
+forward mode: one pass of the cycle with a batch of unit tangents (`jax.vmap` of `jax.jvp`),
+the primal computed once. The Newton step (J - I) dx = -(G(x) - x) is globalised per cell:
+pools stay >= 0, a step is accepted only where it lowers the cell's scaled residual, otherwise
+the step length is cut, and a cell that still fails falls back to one plain cycle (recorded in
+`fallback_cells`). N limitation and the clamps at zero make G only piecewise smooth, which is
+why plain Newton alone is not enough for the C+N configurations. When the criteria hold at the
+current point, confirmation cycles are run forward and the criteria are evaluated between
+successive cycle ends, exactly as for brute force.
+
+All functions are pure: forcing arrives as a sequence of yearly dicts, progress as a callback.
+Units follow the model state: C in g C m-2, N in g N m-2, MIMICS pools in mg cm-3.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..errors import BgcError
+from ..model import ModelConfig, State, _year
+from ..physics.mimics import MimicsPools
+from .criteria import (LIMIT_CELL_ABS, LIMIT_CELL_REL, Criteria, cells_failing,
+                       equilibrium_criteria, soil_carbon)
+
+# Continuous state fields packed into the per-cell solver vector: (name, width, kept >= 0).
+# `phase` (integer) is a passenger taken from the map's output.
+_CASA_FIELDS = (("cplant", 3, True), ("nplant", 3, True), ("pleaf", 1, False),
+                ("clabile", 1, False), ("clitter", 3, True), ("nlitter", 3, True),
+                ("csoil", 3, True), ("nsoil", 3, True), ("nsoilmin", 1, False),
+                ("glai", 1, False), ("cnppan", 1, False))
+_MIM_FIELDS = tuple((k, 1, True) for k in MimicsPools._fields)
+
+# Default upper bound of an acceptable steady state of cTOT (g C m-2). Frozen cells have
+# steady states near 1e6 g C m-2 under the reference parameters (a nearly zero decay rate);
+# a Newton target beyond the bound, or none (singular J - I), marks the cell unsolved.
+CTOT_MAX = 1.0e7
+
+
+class SpinupError(BgcError):
+    """Inconsistent spin-up input (cycle, state or masks)."""
+
+
+@dataclass
+class SpinReport:
+    """Outcome of a spin-up.
+
+    converged: the equilibrium criteria hold between the last two cycle ends.
+    criteria: the last `Criteria`. cycles: forcing cycles run forward (brute force: all;
+    solver: plain + confirmation cycles); iterations: Newton iterations (0 for brute force).
+    forward_years: model years run forward (a Jacobian pass counts its years once).
+    forward_equivalent_years: wall_s divided by the measured wall time of one forward year
+    on the same grid (all costs included: tangents, solves, compilation).
+    fallback_cells: cells where a solver step was rejected and plain cycles were used.
+    unsolved_cells: cells still failing the per-cell criteria at the end (no steady state
+    found within physical bounds, e.g. pools growing without bound).
+    residual: per-cell cTOT change over the last cycle (g C m-2).
+    history: per-iteration/cycle records for logging.
+    """
+
+    converged: bool
+    criteria: Criteria | None
+    cycles: int
+    iterations: int
+    forward_years: int
+    forward_equivalent_years: float
+    wall_s: float
+    year_s: float
+    fallback_cells: np.ndarray
+    unsolved_cells: np.ndarray
+    residual: np.ndarray
+    history: list = field(default_factory=list)
+
+    def summary(self) -> str:
+        c = self.criteria.summary() if self.criteria is not None else "no criteria"
+        return (f"{'converged' if self.converged else 'NOT converged'} after {self.iterations} "
+                f"iterations, {self.cycles} cycles, {self.forward_years} forward years, "
+                f"{self.forward_equivalent_years:.1f} forward-equivalent years ({self.wall_s:.1f} s); "
+                f"fallback cells {int(self.fallback_cells.sum())}, unsolved "
+                f"{int(self.unsolved_cells.sum())}; {c}")
+
+
+# --------------------------------------------------------------------------------------------
+# Packing of the state
+# --------------------------------------------------------------------------------------------
+
+def state_fields(cfg: ModelConfig) -> tuple:
+    """(name, width, nonnegative) of the packed fields for a configuration."""
+    return _CASA_FIELDS + (_MIM_FIELDS if cfg.soil == "mimics" else ())
+
+
+def pack(state: State, cfg: ModelConfig) -> jax.Array:
+    """Continuous state as one (n, d) array, fields in `state_fields` order."""
+    cols = []
+    for name, width, _ in state_fields(cfg):
+        v = getattr(state.mim, name) if name in MimicsPools._fields else getattr(state, name)
+        v = jnp.asarray(v, jnp.float64)
+        cols.append(v.reshape(v.shape[0], width))
+    return jnp.concatenate(cols, axis=1)
+
+
+def unpack(x: jax.Array, phase: jax.Array, cfg: ModelConfig) -> State:
+    """Inverse of `pack`; `phase` is the integer passenger."""
+    vals, i = {}, 0
+    for name, width, _ in state_fields(cfg):
+        v = x[:, i:i + width]
+        vals[name] = v if width > 1 else v[:, 0]
+        i += width
+    mim = MimicsPools(*(vals.pop(k) for k in MimicsPools._fields)) if cfg.soil == "mimics" else None
+    return State(phase=phase, mim=mim, **vals)
+
+
+def _nonneg_mask(cfg: ModelConfig) -> np.ndarray:
+    return np.concatenate([np.full(w, nn) for _, w, nn in state_fields(cfg)])
+
+
+# --------------------------------------------------------------------------------------------
+# The cycle map and its Jacobian (jitted per year)
+# --------------------------------------------------------------------------------------------
+
+def _year_packed(x, phase, forcing, p, cfg):
+    st, _, _ = _year(unpack(x, phase, cfg), forcing, p, cfg, False, 1.0)
+    return pack(st, cfg), st.phase
+
+
+@partial(jax.jit, static_argnums=(4,))
+def _year_x(x, phase, forcing, p, cfg):
+    return _year_packed(x, phase, forcing, p, cfg)
+
+
+@partial(jax.jit, static_argnums=(5,))
+def _year_jvp(x, tangents, phase, forcing, p, cfg):
+    """One year and its tangent map applied to a batch of tangents (k, n, d); the primal
+    is computed once (tangents alone are batched)."""
+    def f(xx):
+        return _year_packed(xx, phase, forcing, p, cfg)
+
+    def one(t):
+        y, ty, ph = jax.jvp(f, (x,), (t,), has_aux=True)
+        return y, ty, ph
+
+    y, ty, ph = jax.vmap(one, out_axes=(None, 0, None))(tangents)
+    return y, ty, ph
+
+
+def _as_jax_forcing(f: dict) -> dict:
+    return {k: jnp.asarray(v, jnp.float64) for k, v in f.items()}
+
+
+class _Runner:
+    """Runs years of the cycle, counts them and measures the cost of one forward year."""
+
+    def __init__(self, cycle, p, cfg):
+        if len(cycle) < 1:
+            raise SpinupError("the forcing cycle has no years")
+        self.cycle, self.p, self.cfg = cycle, p, cfg
+        self.forward_years = 0
+        self.year_times: list[float] = []
+        self._calls = 0
+
+    def year(self, x, phase, k):
+        t0 = time.perf_counter()
+        y, ph = _year_x(x, phase, _as_jax_forcing(self.cycle[k]), self.p, self.cfg)
+        y.block_until_ready()
+        dt = time.perf_counter() - t0
+        self._calls += 1
+        if self._calls > 1:          # the first call compiles
+            self.year_times.append(dt)
+        self.forward_years += 1
+        return y, ph
+
+    def cycle_map(self, x, phase):
+        for k in range(len(self.cycle)):
+            x, phase = self.year(x, phase, k)
+        return x, phase
+
+    def cycle_jacobian(self, x, phase, years=None):
+        """G(x) and the per-cell Jacobian (n, d, d) of the first `years` years of the cycle
+        (all of it by default); the remaining years run forward without tangents."""
+        n, d = x.shape
+        years = len(self.cycle) if years is None else years
+        t = jnp.broadcast_to(jnp.eye(d)[:, None, :], (d, n, d))
+        for k in range(years):
+            x, t, phase = _year_jvp(x, t, phase, _as_jax_forcing(self.cycle[k]), self.p, self.cfg)
+            self.forward_years += 1
+        jac = jnp.transpose(t, (1, 2, 0))       # [cell, out, in]
+        for k in range(years, len(self.cycle)):
+            x, phase = self.year(x, phase, k)
+        return x, phase, jac
+
+    @property
+    def year_s(self) -> float:
+        return float(np.min(self.year_times)) if self.year_times else float("nan")
+
+
+def _check(state, cfg, area_m2, simulated):
+    n = np.asarray(state.clabile).shape[0]
+    if (cfg.soil == "mimics") != (state.mim is not None):
+        raise SpinupError("the state's MIMICS pools do not match the configuration "
+                          f"(soil model {cfg.soil!r})")
+    for name, a in (("area_m2", area_m2), ("simulated", simulated)):
+        if np.shape(a) != (n,):
+            raise SpinupError(f"{name} has shape {np.shape(a)}, expected ({n},) cells")
+    return n
+
+
+def _ctot(x, phase, p, cfg):
+    return soil_carbon(unpack(x, phase, cfg), p)
+
+
+# --------------------------------------------------------------------------------------------
+# Brute force
+# --------------------------------------------------------------------------------------------
+
+def brute_force(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfig, *, area_m2,
+                simulated, max_cycles: int, progress: Callable[[str], None] | None = None
+                ) -> tuple[State, SpinReport]:
+    """Repeat the forcing cycle until the equilibrium criteria hold between the ends of two
+    successive cycles, or `max_cycles` cycles have run.
+
+    `cycle`: yearly forcing dicts (cgpp, tairk, ndep (365, n); tsoil, moist, frznmoist
+    (365, 6, n)); `area_m2`: land area per cell (m2); `simulated`: mask of simulated cells."""
+    n = _check(state, cfg, area_m2, simulated)
+    t0 = time.perf_counter()
+    run = _Runner(cycle, p, cfg)
+    x, phase = pack(state, cfg), jnp.asarray(state.phase)
+    prev = _ctot(x, phase, p, cfg)
+    crit, history, cyc = None, [], 0
+    while cyc < max_cycles:
+        x, phase = run.cycle_map(x, phase)
+        cyc += 1
+        cur = _ctot(x, phase, p, cfg)
+        crit = equilibrium_criteria(prev, cur, area_m2, simulated)
+        history.append(dict(cycle=cyc, years=run.forward_years, **crit.as_dict()))
+        if progress is not None:
+            progress(f"cycle {cyc}: {crit.summary()}")
+        resid, prev = cur - prev, cur
+        if crit.passed:
+            break
+    else:
+        resid = np.zeros(n) if crit is None else resid
+    wall = time.perf_counter() - t0
+    year_s = run.year_s
+    failing = (cells_failing(cur - resid, cur, simulated) if crit is not None
+               else np.zeros(n, bool))
+    rep = SpinReport(converged=bool(crit is not None and crit.passed), criteria=crit, cycles=cyc,
+                     iterations=0, forward_years=run.forward_years,
+                     forward_equivalent_years=wall / year_s if year_s == year_s else float(run.forward_years),
+                     wall_s=wall, year_s=year_s, fallback_cells=np.zeros(n, bool),
+                     unsolved_cells=failing, residual=np.asarray(resid), history=history)
+    return unpack(x, phase, cfg), rep
+
+
+# --------------------------------------------------------------------------------------------
+# Newton solver for the periodic steady state
+# --------------------------------------------------------------------------------------------
+
+def _scales(x, act, floor_rel=1e-3):
+    """Per-component residual scale: a fraction of the mean magnitude over simulated cells
+    (so that components near zero in one cell do not dominate its norm)."""
+    m = np.abs(np.asarray(x))[act].mean(axis=0) if act.any() else np.ones(x.shape[1])
+    return floor_rel * m + 1e-12
+
+
+def _cell_norm(r, x, g, scale):
+    """Scaled norm per cell: |r| relative to the component's size (RMS)."""
+    r, x, g = np.asarray(r), np.asarray(x), np.asarray(g)
+    return np.sqrt(np.mean((r / (np.abs(x) + np.abs(g) + scale)) ** 2, axis=1))
+
+
+@jax.jit
+def _newton_step(jac, r):
+    """Solve (J - I) dx = -r per cell. Rows of J - I that vanish (variables the map leaves
+    unchanged: C-only N pools, CASA pools under MIMICS, ice cells) get -1 on the diagonal, so
+    their step is r = 0."""
+    d = jac.shape[-1]
+    a = jac - jnp.eye(d)
+    dead = jnp.max(jnp.abs(a), axis=-1) < 1e-13
+    a = a - jnp.where(dead[..., None], jnp.eye(d), 0.0)
+    dx = jnp.linalg.solve(a, -r[..., None])[..., 0]
+    return dx
+
+
+def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfig, *, area_m2,
+                   simulated, max_iter: int = 30, warm_cycles: int = 1, confirm_cycles: int = 1,
+                   jacobian: str = "cycle", tight: float = 0.1, ctot_max: float = CTOT_MAX,
+                   progress: Callable[[str], None] | None = None) -> tuple[State, SpinReport]:
+    """Find the state that reproduces itself after one forcing cycle, then confirm it.
+
+    `warm_cycles` plain cycles first (vegetation and fast pools leave the cold start; the
+    phenology phase becomes periodic). Each Newton iteration runs the cycle once with tangents
+    (`jacobian="cycle"`: exact per-cell Jacobian of the cycle map; `"first_year"`: Jacobian
+    of the first year only, raised to the cycle length, the rest of the cycle run plainly -
+    cheaper for 20-year cycles). Iterations stop when every simulated cell's cTOT changes by
+    less than `tight` times the per-cell criteria over a cycle, or after `max_iter`; then
+    `confirm_cycles` plain cycles run and the criteria are evaluated between the last two
+    cycle ends (the returned state is the last cycle end)."""
+    n = _check(state, cfg, area_m2, simulated)
+    if jacobian not in ("cycle", "first_year"):
+        raise SpinupError(f"jacobian must be 'cycle' or 'first_year', not {jacobian!r}")
+    t0 = time.perf_counter()
+    sim = np.asarray(simulated, bool)
+    act = np.asarray(p["active"], bool)
+    run = _Runner(cycle, p, cfg)
+    L = len(cycle)
+    nonneg = jnp.asarray(_nonneg_mask(cfg))
+    x, phase = pack(state, cfg), jnp.asarray(state.phase)
+    for _ in range(max(warm_cycles, 1 if L == 1 else warm_cycles)):
+        x, phase = run.cycle_map(x, phase)
+    if L == 1 and warm_cycles == 0:
+        pass
+    history = []
+    scale = _scales(x, act)
+
+    def evaluate(xt, ph):
+        if jacobian == "cycle":
+            g, ph2, jac = run.cycle_jacobian(xt, ph)
+        else:
+            g, ph2, j1 = run.cycle_jacobian(xt, ph, years=1)
+            jac = jnp.linalg.matrix_power(j1, L) if L > 1 else j1
+        return g, ph2, jac
+
+    # Current accepted point per cell, its image, Jacobian and Newton correction. Steps are
+    # judged by the natural monotonicity test (the simplified Newton correction at the trial,
+    # with the current Jacobian, must shrink): it weighs the slow soil directions that set the
+    # distance to the steady state, where a plain residual norm is dominated by fast
+    # vegetation pools that fluctuate with N limitation.
+    xc, phc = x, phase
+    gc, phg, jc = evaluate(xc, phc)
+    dxc = _newton_step(jc, gc - xc)
+    lam = np.ones(n)
+    plain_next = np.zeros(n, bool)
+    fallback = np.zeros(n, bool)
+    out_of_bounds = np.zeros(n, bool)
+    it = 0
+    for it in range(1, max_iter + 1):
+        bad = ~np.all(np.isfinite(np.asarray(dxc)), axis=1)
+        dxc = jnp.where(jnp.asarray(bad)[:, None], 0.0, dxc)
+        cx, cg = _ctot(xc, phc, p, cfg), _ctot(gc, phg, p, cfg)
+        d = np.abs(cg - cx)
+        dist = np.abs(_ctot(dxc, phc, p, cfg))       # predicted distance to the steady state
+        lim_abs, lim_rel = tight * LIMIT_CELL_ABS, tight * LIMIT_CELL_REL * np.abs(cx)
+        tight_ok = ~sim | (((d <= lim_abs) | (d <= lim_rel)) & ((dist <= lim_abs) | (dist <= lim_rel)))
+        fc = _cell_norm(dxc, xc, xc, scale)
+        crit = equilibrium_criteria(cx, cg, area_m2, simulated)
+        history.append(dict(iteration=it - 1, years=run.forward_years,
+                            max_correction=float(np.max(fc[act], initial=0)),
+                            cells_not_tight=int((~tight_ok).sum()), **crit.as_dict()))
+        if progress is not None:
+            progress(f"iteration {it - 1}: {crit.summary()}, {int((~tight_ok).sum())} cells not yet "
+                     f"within {tight:g} x criteria, max scaled Newton correction "
+                     f"{np.max(fc[act], initial=0):.2e}")
+        if (tight_ok | out_of_bounds).all():
+            break
+        step = xc + jnp.asarray(lam)[:, None] * dxc
+        step = jnp.where(nonneg, jnp.maximum(step, 0.0), step)
+        # a Newton target beyond physical bounds: no steady state in reach, cycle instead
+        ct = _ctot(xc + dxc, phc, p, cfg)
+        oob = sim & (bad | ~(np.isfinite(ct) & (ct < ctot_max)))
+        out_of_bounds |= oob
+        use_plain = plain_next | oob | tight_ok   # converged cells just follow the cycle
+        trial = jnp.where(jnp.asarray(use_plain)[:, None], gc, step)
+        trial_ph = jnp.where(jnp.asarray(use_plain), phg, phc)
+        gt, pht, jt = evaluate(trial, trial_ph)
+        dxbar = _newton_step(jc, gt - trial)
+        fbar = _cell_norm(dxbar, trial, trial, scale)
+        ok = np.all(np.isfinite(np.asarray(dxbar)), axis=1)
+        accept = use_plain | (ok & (fbar < (1.0 - 0.25 * lam) * fc))
+        a2 = jnp.asarray(accept)
+        xc = jnp.where(a2[:, None], trial, xc)
+        phc = jnp.where(a2, trial_ph, phc)
+        gc = jnp.where(a2[:, None], gt, gc)
+        phg = jnp.where(a2, pht, phg)
+        jc = jnp.where(a2[:, None, None], jt, jc)
+        dxc = _newton_step(jc, gc - xc)
+        fallback |= plain_next & ~tight_ok
+        lam = np.where(accept, np.minimum(1.0, 2.0 * lam), 0.25 * lam)
+        # after repeated rejections: one plain cycle, then Newton again from there
+        plain_next = (~accept) & (lam < 1.0 / 20.0)
+        lam = np.where(plain_next, 1.0, lam)
+    # confirmation: forward cycles from the image of the accepted point
+    prev_x, prev_ph = gc, phg
+    prev = _ctot(prev_x, prev_ph, p, cfg)
+    cyc = run.forward_years // L
+    crit, resid = None, np.zeros(n)
+    xk, phk = prev_x, prev_ph
+    for _ in range(max(confirm_cycles, 1)):
+        xk, phk = run.cycle_map(xk, phk)
+        cur = _ctot(xk, phk, p, cfg)
+        crit = equilibrium_criteria(prev, cur, area_m2, simulated)
+        resid = cur - prev
+        unsolved = cells_failing(prev, cur, simulated)
+        prev = cur
+    history.append(dict(iteration="confirm", years=run.forward_years, **crit.as_dict()))
+    if progress is not None:
+        progress(f"confirmation cycle: {crit.summary()}")
+    wall = time.perf_counter() - t0
+    year_s = run.year_s
+    rep = SpinReport(converged=crit.passed, criteria=crit, cycles=run.forward_years // L,
+                     iterations=it, forward_years=run.forward_years,
+                     forward_equivalent_years=wall / year_s, wall_s=wall, year_s=year_s,
+                     fallback_cells=fallback & sim, unsolved_cells=(unsolved | out_of_bounds) & sim,
+                     residual=np.asarray(resid), history=history)
+    del cyc
+    return unpack(xk, phk, cfg), rep
