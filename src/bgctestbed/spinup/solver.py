@@ -124,6 +124,19 @@ def unpack(x: jax.Array, phase: jax.Array, cfg: ModelConfig) -> State:
     return State(phase=phase, mim=mim, **vals)
 
 
+# Slow variables solved by Newton (litter and soil pools, C and N); the others (vegetation,
+# labile C, mineral N, LAI, NPP memory) forget their initial values within a cycle and are
+# slaved to them: their Newton update is the cycle's output plus its linear response.
+_SLOW = {"clitter", "nlitter", "csoil", "nsoil"} | set(MimicsPools._fields)
+
+
+def slow_components(cfg: ModelConfig) -> np.ndarray:
+    """Indices of the packed components that Newton solves for (`newton_vars="soil"`)."""
+    return np.concatenate([np.arange(w) + i for (name, w, _), i in
+                           zip(state_fields(cfg), np.cumsum([0] + [w for _, w, _ in state_fields(cfg)]))
+                           if name in _SLOW])
+
+
 def _nonneg_mask(cfg: ModelConfig) -> np.ndarray:
     return np.concatenate([np.full(w, nn) for _, w, nn in state_fields(cfg)])
 
@@ -188,16 +201,18 @@ class _Runner:
             x, phase = self.year(x, phase, k)
         return x, phase
 
-    def cycle_jacobian(self, x, phase, years=None):
+    def cycle_jacobian(self, x, phase, years=None, cols=None):
         """G(x) and the per-cell Jacobian (n, d, d) of the first `years` years of the cycle
-        (all of it by default); the remaining years run forward without tangents."""
+        (all of it by default); the remaining years run forward without tangents. Only the
+        columns `cols` (input components) are computed, the others are zero."""
         n, d = x.shape
         years = len(self.cycle) if years is None else years
-        t = jnp.broadcast_to(jnp.eye(d)[:, None, :], (d, n, d))
+        cols = np.arange(d) if cols is None else np.asarray(cols)
+        t = jnp.broadcast_to(jnp.eye(d)[cols][:, None, :], (len(cols), n, d))
         for k in range(years):
             x, t, phase = _year_jvp(x, t, phase, _as_jax_forcing(self.cycle[k]), self.p, self.cfg)
             self.forward_years += 1
-        jac = jnp.transpose(t, (1, 2, 0))       # [cell, out, in]
+        jac = jnp.zeros((n, d, d)).at[:, :, cols].set(jnp.transpose(t, (1, 2, 0)))  # [cell, out, in]
         for k in range(years, len(self.cycle)):
             x, phase = self.year(x, phase, k)
         return x, phase, jac
@@ -276,9 +291,11 @@ def _scales(x, act, floor_rel=1e-3):
     return floor_rel * m + 1e-12
 
 
-def _cell_norm(r, x, g, scale):
-    """Scaled norm per cell: |r| relative to the component's size (RMS)."""
+def _cell_norm(r, x, g, scale, cols=None):
+    """Scaled norm per cell: |r| relative to the component's size (RMS over `cols`)."""
     r, x, g = np.asarray(r), np.asarray(x), np.asarray(g)
+    if cols is not None:
+        r, x, g, scale = r[:, cols], x[:, cols], g[:, cols], scale[cols]
     return np.sqrt(np.mean((r / (np.abs(x) + np.abs(g) + scale)) ** 2, axis=1))
 
 
@@ -295,45 +312,22 @@ def _newton_step(jac, r):
     return dx
 
 
-def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfig, *, area_m2,
-                   simulated, max_iter: int = 30, warm_cycles: int = 1, confirm_cycles: int = 1,
-                   jacobian: str = "cycle", tight: float = 0.1, ctot_max: float = CTOT_MAX,
-                   progress: Callable[[str], None] | None = None) -> tuple[State, SpinReport]:
-    """Find the state that reproduces itself after one forcing cycle, then confirm it.
+def newton_fixed_point(evaluate, x, phase, ctot, *, area_m2, simulated, nonneg, max_iter=30,
+                       tight=0.1, ctot_max=CTOT_MAX, merit_cols=None, progress=None, history=None,
+                       years=lambda: 0):
+    """Per-cell globalised Newton iteration for G(x) = x.
 
-    `warm_cycles` plain cycles first (vegetation and fast pools leave the cold start; the
-    phenology phase becomes periodic). Each Newton iteration runs the cycle once with tangents
-    (`jacobian="cycle"`: exact per-cell Jacobian of the cycle map; `"first_year"`: Jacobian
-    of the first year only, raised to the cycle length, the rest of the cycle run plainly -
-    cheaper for 20-year cycles). Iterations stop when every simulated cell's cTOT changes by
-    less than `tight` times the per-cell criteria over a cycle, or after `max_iter`; then
-    `confirm_cycles` plain cycles run and the criteria are evaluated between the last two
-    cycle ends (the returned state is the last cycle end)."""
-    n = _check(state, cfg, area_m2, simulated)
-    if jacobian not in ("cycle", "first_year"):
-        raise SpinupError(f"jacobian must be 'cycle' or 'first_year', not {jacobian!r}")
-    t0 = time.perf_counter()
+    `evaluate(x, phase) -> (G(x), phase', J)` with x (n, d) and J (n, d, d) the per-cell
+    Jacobian of G; `ctot(x, phase)`: cTOT per cell (g C m-2), linear in x; `nonneg`: (d,) mask
+    of components kept >= 0; `merit_cols`: components whose scaled Newton correction judges
+    a step (all by default). Returns (x, phase, G(x), phase', iterations, fallback mask,
+    out-of-bounds mask)."""
+    n = x.shape[0]
     sim = np.asarray(simulated, bool)
-    act = np.asarray(p["active"], bool)
-    run = _Runner(cycle, p, cfg)
-    L = len(cycle)
-    nonneg = jnp.asarray(_nonneg_mask(cfg))
-    x, phase = pack(state, cfg), jnp.asarray(state.phase)
-    for _ in range(max(warm_cycles, 1 if L == 1 else warm_cycles)):
-        x, phase = run.cycle_map(x, phase)
-    if L == 1 and warm_cycles == 0:
-        pass
-    history = []
-    scale = _scales(x, act)
-
-    def evaluate(xt, ph):
-        if jacobian == "cycle":
-            g, ph2, jac = run.cycle_jacobian(xt, ph)
-        else:
-            g, ph2, j1 = run.cycle_jacobian(xt, ph, years=1)
-            jac = jnp.linalg.matrix_power(j1, L) if L > 1 else j1
-        return g, ph2, jac
-
+    act = sim
+    scale = _scales(x, sim)
+    history = [] if history is None else history
+    nonneg = jnp.asarray(nonneg)
     # Current accepted point per cell, its image, Jacobian and Newton correction. Steps are
     # judged by the natural monotonicity test (the simplified Newton correction at the trial,
     # with the current Jacobian, must shrink): it weighs the slow soil directions that set the
@@ -350,14 +344,14 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
     for it in range(1, max_iter + 1):
         bad = ~np.all(np.isfinite(np.asarray(dxc)), axis=1)
         dxc = jnp.where(jnp.asarray(bad)[:, None], 0.0, dxc)
-        cx, cg = _ctot(xc, phc, p, cfg), _ctot(gc, phg, p, cfg)
+        cx, cg = ctot(xc, phc), ctot(gc, phg)
         d = np.abs(cg - cx)
-        dist = np.abs(_ctot(dxc, phc, p, cfg))       # predicted distance to the steady state
+        dist = np.abs(ctot(dxc, phc))       # predicted distance to the steady state
         lim_abs, lim_rel = tight * LIMIT_CELL_ABS, tight * LIMIT_CELL_REL * np.abs(cx)
         tight_ok = ~sim | (((d <= lim_abs) | (d <= lim_rel)) & ((dist <= lim_abs) | (dist <= lim_rel)))
-        fc = _cell_norm(dxc, xc, xc, scale)
+        fc = _cell_norm(dxc, xc, xc, scale, merit_cols)
         crit = equilibrium_criteria(cx, cg, area_m2, simulated)
-        history.append(dict(iteration=it - 1, years=run.forward_years,
+        history.append(dict(iteration=it - 1, years=years(),
                             max_correction=float(np.max(fc[act], initial=0)),
                             cells_not_tight=int((~tight_ok).sum()), **crit.as_dict()))
         if progress is not None:
@@ -369,7 +363,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
         step = xc + jnp.asarray(lam)[:, None] * dxc
         step = jnp.where(nonneg, jnp.maximum(step, 0.0), step)
         # a Newton target beyond physical bounds: no steady state in reach, cycle instead
-        ct = _ctot(xc + dxc, phc, p, cfg)
+        ct = ctot(xc + dxc, phc)
         oob = sim & (bad | ~(np.isfinite(ct) & (ct < ctot_max)))
         out_of_bounds |= oob
         use_plain = plain_next | oob | tight_ok   # converged cells just follow the cycle
@@ -377,7 +371,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
         trial_ph = jnp.where(jnp.asarray(use_plain), phg, phc)
         gt, pht, jt = evaluate(trial, trial_ph)
         dxbar = _newton_step(jc, gt - trial)
-        fbar = _cell_norm(dxbar, trial, trial, scale)
+        fbar = _cell_norm(dxbar, trial, trial, scale, merit_cols)
         ok = np.all(np.isfinite(np.asarray(dxbar)), axis=1)
         accept = use_plain | (ok & (fbar < (1.0 - 0.25 * lam) * fc))
         a2 = jnp.asarray(accept)
@@ -392,10 +386,144 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
         # after repeated rejections: one plain cycle, then Newton again from there
         plain_next = (~accept) & (lam < 1.0 / 20.0)
         lam = np.where(plain_next, 1.0, lam)
+    return xc, phc, gc, phg, it, fallback, out_of_bounds
+
+
+def anderson_fixed_point(cycle_map, x, phase, ctot, *, simulated, nonneg, area_m2, depth=5,
+                         max_iter=200, tight=0.1, ctot_max=CTOT_MAX, merit_cols=None,
+                         progress=None, history=None, years=lambda: 0):
+    """Per-cell Anderson acceleration of the cycle map (derivative-free).
+
+    `cycle_map(x, phase) -> (G(x), phase')`. Each iteration runs one cycle; every cell mixes
+    its own last `depth` residuals (least squares in scaled components), so its slow modes
+    are extrapolated the way a linear solve would. A cell whose residual grows beyond twice
+    its best restarts from the plain cycle. Returns (x, phase, G(x), phase', iterations,
+    restarted mask, out-of-bounds mask)."""
+    n, d = x.shape
+    sim = np.asarray(simulated, bool)
+    nonneg = np.asarray(nonneg, bool)
+    history = [] if history is None else history
+    cols = np.arange(d) if merit_cols is None else np.asarray(merit_cols)
+    xs, gs = [], []
+    restarted = np.zeros(n, bool)
+    oob = np.zeros(n, bool)
+    best = np.full(n, np.inf)
+    xk, phk = x, phase
+    it = 0
+    for it in range(1, max_iter + 1):
+        gk, phg = cycle_map(xk, phk)
+        xn, gn = np.array(xk), np.array(gk)
+        cx, cg = ctot(xk, phk), ctot(gk, phg)
+        dc = np.abs(cg - cx)
+        tight_ok = ~sim | (dc <= tight * LIMIT_CELL_ABS) | (dc <= tight * LIMIT_CELL_REL * np.abs(cx))
+        crit = equilibrium_criteria(cx, cg, area_m2, simulated)
+        scale = np.abs(xn) + np.abs(gn) + _scales(xn, sim)
+        f = (gn - xn) / scale
+        fn = np.sqrt(np.mean(f[:, cols] ** 2, axis=1))
+        history.append(dict(iteration=it - 1, years=years(), cells_not_tight=int((~tight_ok).sum()),
+                            **crit.as_dict()))
+        if progress is not None:
+            progress(f"iteration {it - 1}: {crit.summary()}, {int((~tight_ok).sum())} cells not yet "
+                     f"within {tight:g} x criteria")
+        if it > 1 and (tight_ok | oob).all():
+            break
+        grow = fn > 2.0 * best
+        best = np.minimum(best, fn)
+        xs.append(xn)
+        gs.append(gn)
+        if len(xs) > depth + 1:
+            xs.pop(0)
+            gs.pop(0)
+        if grow.any():                  # drop the history of diverging cells
+            restarted |= grow & sim
+            for k in range(len(xs) - 1):
+                xs[k][grow] = xn[grow]
+                gs[k][grow] = gn[grow]
+        m = len(xs) - 1
+        if m == 0:
+            nxt = gn
+        else:
+            X, G = np.stack(xs, 1), np.stack(gs, 1)             # (n, m+1, d)
+            F = (G - X) / scale[:, None, :]
+            dF = (F[:, 1:] - F[:, :-1])[:, :, cols]             # (n, m, k)
+            dG = G[:, 1:] - G[:, :-1]                           # (n, m, d)
+            # least squares min |f - dF^T gamma| per cell, Tikhonov-regularised
+            A = np.einsum("nik,njk->nij", dF, dF)
+            b = np.einsum("nik,nk->ni", dF, F[:, -1][:, cols])
+            A = A + 1e-10 * np.trace(A, axis1=1, axis2=2)[:, None, None] * np.eye(m) + 1e-300 * np.eye(m)
+            try:
+                gam = np.linalg.solve(A, b[..., None])[..., 0]
+            except np.linalg.LinAlgError:
+                gam = np.zeros((n, m))
+            gam = np.where(np.isfinite(gam), gam, 0.0)
+            nxt = gn - np.einsum("ni,nid->nd", gam, dG)
+        nxt = np.where(nonneg, np.maximum(nxt, 0.0), nxt)
+        ct = ctot(jnp.asarray(nxt), phg)
+        bad = sim & ~(np.isfinite(ct) & (ct < ctot_max))
+        oob |= bad
+        nxt = np.where((bad | ~sim | tight_ok)[:, None], gn, nxt)
+        xk, phk = jnp.asarray(nxt), phg
+    return xk, phk, gk, phg, it, restarted, oob
+
+
+def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfig, *, area_m2,
+                   simulated, max_iter: int = 30, warm_cycles: int = 1, confirm_cycles: int = 1,
+                   method: str = "newton", jacobian: str = "cycle", newton_vars: str = "all",
+                   anderson_depth: int = 5, tight: float = 0.1, ctot_max: float = CTOT_MAX,
+                   progress: Callable[[str], None] | None = None) -> tuple[State, SpinReport]:
+    """Find the state that reproduces itself after one forcing cycle, then confirm it.
+
+    `warm_cycles` plain cycles first (vegetation and fast pools leave the cold start; the
+    phenology phase becomes periodic). Each Newton iteration runs the cycle once with tangents
+    (`jacobian="cycle"`: exact per-cell Jacobian of the cycle map; `"first_year"`: Jacobian
+    of the first year only, raised to the cycle length, the rest of the cycle run plainly -
+    cheaper for 20-year cycles). `newton_vars="soil"`: Newton solves for the litter and soil
+    pools only (tangents for those components; vegetation, mineral N and the other fast
+    variables follow the cycle with their linear response), `"all"`: every component. Iterations stop when every simulated cell's cTOT changes by
+    less than `tight` times the per-cell criteria over a cycle, or after `max_iter`; then
+    `confirm_cycles` plain cycles run and the criteria are evaluated between the last two
+    cycle ends (the returned state is the last cycle end)."""
+    n = _check(state, cfg, area_m2, simulated)
+    if jacobian not in ("cycle", "first_year"):
+        raise SpinupError(f"jacobian must be 'cycle' or 'first_year', not {jacobian!r}")
+    t0 = time.perf_counter()
+    sim = np.asarray(simulated, bool)
+    run = _Runner(cycle, p, cfg)
+    L = len(cycle)
+    nonneg = jnp.asarray(_nonneg_mask(cfg))
+    x, phase = pack(state, cfg), jnp.asarray(state.phase)
+    for _ in range(warm_cycles):
+        x, phase = run.cycle_map(x, phase)
+    history = []
+
+    if newton_vars not in ("soil", "all"):
+        raise SpinupError(f"newton_vars must be 'soil' or 'all', not {newton_vars!r}")
+    cols = slow_components(cfg) if newton_vars == "soil" else None
+
+    def evaluate(xt, ph):
+        if jacobian == "cycle":
+            g, ph2, jac = run.cycle_jacobian(xt, ph, cols=cols)
+        else:
+            g, ph2, j1 = run.cycle_jacobian(xt, ph, years=1, cols=cols)
+            jac = jnp.linalg.matrix_power(j1, L) if L > 1 else j1
+        return g, ph2, jac
+
+    if method == "anderson":
+        xc, phc, gc, phg, it, fallback, out_of_bounds = anderson_fixed_point(
+            run.cycle_map, x, phase, lambda xx, ph: _ctot(xx, ph, p, cfg), simulated=simulated,
+            nonneg=nonneg, area_m2=area_m2, depth=anderson_depth, max_iter=max_iter, tight=tight,
+            ctot_max=ctot_max, merit_cols=slow_components(cfg), progress=progress,
+            history=history, years=lambda: run.forward_years)
+    elif method == "newton":
+        xc, phc, gc, phg, it, fallback, out_of_bounds = newton_fixed_point(
+            evaluate, x, phase, lambda xx, ph: _ctot(xx, ph, p, cfg), area_m2=area_m2,
+            simulated=simulated, nonneg=nonneg, max_iter=max_iter, tight=tight, ctot_max=ctot_max,
+            merit_cols=slow_components(cfg), progress=progress, history=history, years=lambda: run.forward_years)
+    else:
+        raise SpinupError(f"method must be 'newton' or 'anderson', not {method!r}")
     # confirmation: forward cycles from the image of the accepted point
     prev_x, prev_ph = gc, phg
     prev = _ctot(prev_x, prev_ph, p, cfg)
-    cyc = run.forward_years // L
     crit, resid = None, np.zeros(n)
     xk, phk = prev_x, prev_ph
     for _ in range(max(confirm_cycles, 1)):
@@ -405,6 +533,9 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
         resid = cur - prev
         unsolved = cells_failing(prev, cur, simulated)
         prev = cur
+    if not run.year_times:      # every forward year so far included compilation: time one
+        run.year(xk, phk, 0)
+        run.forward_years -= 1
     history.append(dict(iteration="confirm", years=run.forward_years, **crit.as_dict()))
     if progress is not None:
         progress(f"confirmation cycle: {crit.summary()}")
@@ -415,5 +546,4 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
                      forward_equivalent_years=wall / year_s, wall_s=wall, year_s=year_s,
                      fallback_cells=fallback & sim, unsolved_cells=(unsolved | out_of_bounds) & sim,
                      residual=np.asarray(resid), history=history)
-    del cyc
     return unpack(xk, phk, cfg), rep
