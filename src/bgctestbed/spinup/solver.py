@@ -303,13 +303,17 @@ def _cell_norm(r, x, g, scale, cols=None):
 def _newton_step(jac, r):
     """Solve (J - I) dx = -r per cell. Rows of J - I that vanish (variables the map leaves
     unchanged: C-only N pools, CASA pools under MIMICS, ice cells) get -1 on the diagonal, so
-    their step is r = 0."""
+    their step is r = 0; where such a variable changes anyway the cell gets NaN (no fixed
+    point)."""
     d = jac.shape[-1]
     a = jac - jnp.eye(d)
     dead = jnp.max(jnp.abs(a), axis=-1) < 1e-13
     a = a - jnp.where(dead[..., None], jnp.eye(d), 0.0)
     dx = jnp.linalg.solve(a, -r[..., None])[..., 0]
-    return dx
+    # a variable the map only shifts (no dependence on the state, non-zero change) grows
+    # without bound: no fixed point
+    growing = jnp.any(dead & (r != 0.0), axis=-1)
+    return jnp.where(growing[..., None], jnp.nan, dx)
 
 
 def newton_fixed_point(evaluate, x, phase, ctot, *, area_m2, simulated, nonneg, max_iter=30,
@@ -340,6 +344,7 @@ def newton_fixed_point(evaluate, x, phase, ctot, *, area_m2, simulated, nonneg, 
     plain_next = np.zeros(n, bool)
     fallback = np.zeros(n, bool)
     out_of_bounds = np.zeros(n, bool)
+    not_tight = []
     it = 0
     for it in range(1, max_iter + 1):
         bad = ~np.all(np.isfinite(np.asarray(dxc)), axis=1)
@@ -350,6 +355,7 @@ def newton_fixed_point(evaluate, x, phase, ctot, *, area_m2, simulated, nonneg, 
         lim_abs, lim_rel = tight * LIMIT_CELL_ABS, tight * LIMIT_CELL_REL * np.abs(cx)
         tight_ok = ~sim | (((d <= lim_abs) | (d <= lim_rel)) & ((dist <= lim_abs) | (dist <= lim_rel)))
         fc = _cell_norm(dxc, xc, xc, scale, merit_cols)
+        rc = _cell_norm(gc - xc, xc, gc, scale, merit_cols)
         crit = equilibrium_criteria(cx, cg, area_m2, simulated)
         history.append(dict(iteration=it - 1, years=years(),
                             max_correction=float(np.max(fc[act], initial=0)),
@@ -358,7 +364,13 @@ def newton_fixed_point(evaluate, x, phase, ctot, *, area_m2, simulated, nonneg, 
             progress(f"iteration {it - 1}: {crit.summary()}, {int((~tight_ok).sum())} cells not yet "
                      f"within {tight:g} x criteria, max scaled Newton correction "
                      f"{np.max(fc[act], initial=0):.2e}")
+        loose_ok = ~sim | (((d <= LIMIT_CELL_ABS) | (d <= LIMIT_CELL_REL * np.abs(cx)))
+                           & ((dist <= LIMIT_CELL_ABS) | (dist <= LIMIT_CELL_REL * np.abs(cx))))
+        not_tight.append(int((~(tight_ok | out_of_bounds)).sum()))
         if (tight_ok | out_of_bounds).all():
+            break
+        # stalled (piecewise-smooth cells hovering near the tight goal) but within the criteria
+        if (loose_ok | out_of_bounds).all() and len(not_tight) > 4 and min(not_tight[-4:]) >= not_tight[-5]:
             break
         step = xc + jnp.asarray(lam)[:, None] * dxc
         step = jnp.where(nonneg, jnp.maximum(step, 0.0), step)
@@ -373,7 +385,10 @@ def newton_fixed_point(evaluate, x, phase, ctot, *, area_m2, simulated, nonneg, 
         dxbar = _newton_step(jc, gt - trial)
         fbar = _cell_norm(dxbar, trial, trial, scale, merit_cols)
         ok = np.all(np.isfinite(np.asarray(dxbar)), axis=1)
-        accept = use_plain | (ok & (fbar < (1.0 - 0.25 * lam) * fc))
+        rt = _cell_norm(gt - trial, trial, gt, scale, merit_cols)
+        # progress: the Newton correction shrinks, or (piecewise-smooth N limitation makes the
+        # correction jump) the residual of the slow pools does
+        accept = use_plain | (ok & ((fbar < (1.0 - 0.25 * lam) * fc) | (rt < (1.0 - 0.25 * lam) * rc)))
         a2 = jnp.asarray(accept)
         xc = jnp.where(a2[:, None], trial, xc)
         phc = jnp.where(a2, trial_ph, phc)
