@@ -34,7 +34,7 @@ import numpy as np
 from ..errors import BgcError
 from ..model import ModelConfig, State, _year
 from ..physics.mimics import MimicsPools
-from .criteria import (LIMIT_CELL_ABS, LIMIT_CELL_REL, Criteria, cells_failing,
+from .criteria import (LIMIT_CELL_ABS, LIMIT_CELL_REL, LIMIT_FRACTION, LIMIT_GLOBAL_PGC, Criteria, cells_failing,
                        equilibrium_criteria, soil_carbon)
 
 # Continuous state fields packed into the per-cell solver vector: (name, width, kept >= 0).
@@ -353,7 +353,9 @@ def newton_fixed_point(evaluate, x, phase, ctot, *, area_m2, simulated, nonneg, 
         d = np.abs(cg - cx)
         dist = np.abs(ctot(dxc, phc))       # predicted distance to the steady state
         lim_abs, lim_rel = tight * LIMIT_CELL_ABS, tight * LIMIT_CELL_REL * np.abs(cx)
-        tight_ok = ~sim | (((d <= lim_abs) | (d <= lim_rel)) & ((dist <= lim_abs) | (dist <= lim_rel)))
+        # a cell counts for both criteria: within 1 g m-2 and within 0.1 % (times `tight`)
+        lim = np.minimum(lim_abs, lim_rel)
+        tight_ok = ~sim | ((d <= lim) & (dist <= lim))
         fc = _cell_norm(dxc, xc, xc, scale, merit_cols)
         rc = _cell_norm(gc - xc, xc, gc, scale, merit_cols)
         crit = equilibrium_criteria(cx, cg, area_m2, simulated)
@@ -364,13 +366,17 @@ def newton_fixed_point(evaluate, x, phase, ctot, *, area_m2, simulated, nonneg, 
             progress(f"iteration {it - 1}: {crit.summary()}, {int((~tight_ok).sum())} cells not yet "
                      f"within {tight:g} x criteria, max scaled Newton correction "
                      f"{np.max(fc[act], initial=0):.2e}")
-        loose_ok = ~sim | (((d <= LIMIT_CELL_ABS) | (d <= LIMIT_CELL_REL * np.abs(cx)))
-                           & ((dist <= LIMIT_CELL_ABS) | (dist <= LIMIT_CELL_REL * np.abs(cx))))
+        lim1 = np.minimum(LIMIT_CELL_ABS, LIMIT_CELL_REL * np.abs(cx))
+        loose_ok = ~sim | ((d <= lim1) & (dist <= lim1))
         not_tight.append(int((~(tight_ok | out_of_bounds)).sum()))
-        if (tight_ok | out_of_bounds).all():
+        # done: the criteria hold with margin (a share of cells may fail, as in the criteria)
+        nsim = max(int(sim.sum()), 1)
+        if (np.sum(~tight_ok & ~out_of_bounds) < 0.5 * LIMIT_FRACTION * nsim
+                and abs(crit.delta_PgC) < 0.5 * LIMIT_GLOBAL_PGC):
             break
         # stalled (piecewise-smooth cells hovering near the tight goal) but within the criteria
-        if (loose_ok | out_of_bounds).all() and len(not_tight) > 4 and min(not_tight[-4:]) >= not_tight[-5]:
+        if (np.sum(~loose_ok & ~out_of_bounds) < LIMIT_FRACTION * nsim and len(not_tight) > 4
+                and min(not_tight[-4:]) >= not_tight[-5] and abs(crit.delta_PgC) < LIMIT_GLOBAL_PGC):
             break
         step = xc + jnp.asarray(lam)[:, None] * dxc
         step = jnp.where(nonneg, jnp.maximum(step, 0.0), step)
@@ -387,8 +393,10 @@ def newton_fixed_point(evaluate, x, phase, ctot, *, area_m2, simulated, nonneg, 
         ok = np.all(np.isfinite(np.asarray(dxbar)), axis=1)
         rt = _cell_norm(gt - trial, trial, gt, scale, merit_cols)
         # progress: the Newton correction shrinks, or (piecewise-smooth N limitation makes the
-        # correction jump) the residual of the slow pools does
-        accept = use_plain | (ok & ((fbar < (1.0 - 0.25 * lam) * fc) | (rt < (1.0 - 0.25 * lam) * rc)))
+        # correction jump) the residual of the slow pools or the cycle's cTOT change does
+        dt = np.abs(ctot(gt, pht) - ctot(trial, trial_ph))
+        shrink = 1.0 - 0.25 * lam
+        accept = use_plain | (ok & ((fbar < shrink * fc) | (rt < shrink * rc) | (dt < shrink * d)))
         a2 = jnp.asarray(accept)
         xc = jnp.where(a2[:, None], trial, xc)
         phc = jnp.where(a2, trial_ph, phc)
@@ -430,7 +438,7 @@ def anderson_fixed_point(cycle_map, x, phase, ctot, *, simulated, nonneg, area_m
         xn, gn = np.array(xk), np.array(gk)
         cx, cg = ctot(xk, phk), ctot(gk, phg)
         dc = np.abs(cg - cx)
-        tight_ok = ~sim | (dc <= tight * LIMIT_CELL_ABS) | (dc <= tight * LIMIT_CELL_REL * np.abs(cx))
+        tight_ok = ~sim | (dc <= tight * np.minimum(LIMIT_CELL_ABS, LIMIT_CELL_REL * np.abs(cx)))
         crit = equilibrium_criteria(cx, cg, area_m2, simulated)
         scale = np.abs(xn) + np.abs(gn) + _scales(xn, sim)
         f = (gn - xn) / scale
@@ -484,7 +492,7 @@ def anderson_fixed_point(cycle_map, x, phase, ctot, *, simulated, nonneg, area_m
 def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfig, *, area_m2,
                    simulated, max_iter: int = 30, warm_cycles: int = 1, confirm_cycles: int = 1,
                    method: str = "newton", jacobian: str = "cycle", newton_vars: str = "all",
-                   anderson_depth: int = 5, tight: float = 0.1, ctot_max: float = CTOT_MAX,
+                   anderson_depth: int = 5, tight: float = 0.5, ctot_max: float = CTOT_MAX,
                    progress: Callable[[str], None] | None = None) -> tuple[State, SpinReport]:
     """Find the state that reproduces itself after one forcing cycle, then confirm it.
 
