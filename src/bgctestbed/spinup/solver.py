@@ -184,10 +184,20 @@ class _Runner:
         self.forward_years = 0
         self.year_times: list[float] = []
         self._calls = 0
+        # keep converted forcing on the device when the whole cycle is small (<~1.5 GB)
+        n = int(np.shape(p["active"])[0])
+        self._cache = {} if n * len(cycle) <= 20000 else None
+
+    def forcing(self, k):
+        if self._cache is None:
+            return _as_jax_forcing(self.cycle[k])
+        if k not in self._cache:
+            self._cache[k] = _as_jax_forcing(self.cycle[k])
+        return self._cache[k]
 
     def year(self, x, phase, k):
         t0 = time.perf_counter()
-        y, ph = _year_x(x, phase, _as_jax_forcing(self.cycle[k]), self.p, self.cfg)
+        y, ph = _year_x(x, phase, self.forcing(k), self.p, self.cfg)
         y.block_until_ready()
         dt = time.perf_counter() - t0
         self._calls += 1
@@ -210,7 +220,7 @@ class _Runner:
         cols = np.arange(d) if cols is None else np.asarray(cols)
         t = jnp.broadcast_to(jnp.eye(d)[cols][:, None, :], (len(cols), n, d))
         for k in range(years):
-            x, t, phase = _year_jvp(x, t, phase, _as_jax_forcing(self.cycle[k]), self.p, self.cfg)
+            x, t, phase = _year_jvp(x, t, phase, self.forcing(k), self.p, self.cfg)
             self.forward_years += 1
         jac = jnp.zeros((n, d, d)).at[:, :, cols].set(jnp.transpose(t, (1, 2, 0)))  # [cell, out, in]
         for k in range(years, len(self.cycle)):
@@ -371,8 +381,9 @@ def newton_fixed_point(evaluate, x, phase, ctot, *, area_m2, simulated, nonneg, 
         not_tight.append(int((~(tight_ok | out_of_bounds)).sum()))
         # done: the criteria hold with margin (a share of cells may fail, as in the criteria)
         nsim = max(int(sim.sum()), 1)
-        if (np.sum(~tight_ok & ~out_of_bounds) < 0.5 * LIMIT_FRACTION * nsim
-                and abs(crit.delta_PgC) < 0.5 * LIMIT_GLOBAL_PGC):
+        if (abs(crit.delta_PgC) < 0.5 * LIMIT_GLOBAL_PGC
+                and (np.sum(~tight_ok & ~out_of_bounds) < 0.5 * LIMIT_FRACTION * nsim
+                     or np.sum(~loose_ok & ~out_of_bounds) < 0.5 * LIMIT_FRACTION * nsim)):
             break
         # stalled (piecewise-smooth cells hovering near the tight goal) but within the criteria
         if (np.sum(~loose_ok & ~out_of_bounds) < LIMIT_FRACTION * nsim and len(not_tight) > 4
