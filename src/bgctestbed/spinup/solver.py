@@ -504,6 +504,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
                    simulated, max_iter: int = 30, warm_cycles: int = 1, confirm_cycles: int = 1,
                    method: str = "newton", jacobian: str = "cycle", newton_vars: str = "all",
                    anderson_depth: int = 5, tight: float = 0.5, ctot_max: float = CTOT_MAX,
+                   presolve: bool = False,
                    progress: Callable[[str], None] | None = None) -> tuple[State, SpinReport]:
     """Find the state that reproduces itself after one forcing cycle, then confirm it.
 
@@ -516,8 +517,20 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
     variables follow the cycle with their linear response), `"all"`: every component. Iterations stop when every simulated cell's cTOT changes by
     less than `tight` times the per-cell criteria over a cycle, or after `max_iter`; then
     `confirm_cycles` plain cycles run and the criteria are evaluated between the last two
-    cycle ends (the returned state is the last cycle end)."""
+    cycle ends (the returned state is the last cycle end).
+
+    `presolve` (cycles of more than one year): first solve the steady state of the first
+    year repeated (cheap iterations of one year), then iterate on the whole cycle from it;
+    the report adds both stages' costs."""
     n = _check(state, cfg, area_m2, simulated)
+    pre = None
+    if presolve and len(cycle) > 1:
+        state, pre = solve_periodic(state, [cycle[0]], p, cfg, area_m2=area_m2, simulated=simulated,
+                                    max_iter=max_iter, warm_cycles=warm_cycles, confirm_cycles=0,
+                                    method=method, jacobian="cycle", newton_vars=newton_vars,
+                                    anderson_depth=anderson_depth, tight=tight, ctot_max=ctot_max,
+                                    progress=(lambda m: progress("presolve " + m)) if progress else None)
+        warm_cycles = 0
     if jacobian not in ("cycle", "first_year"):
         raise SpinupError(f"jacobian must be 'cycle' or 'first_year', not {jacobian!r}")
     t0 = time.perf_counter()
@@ -575,8 +588,13 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
         progress(f"confirmation cycle: {crit.summary()}")
     wall = time.perf_counter() - t0
     year_s = run.year_s
+    fy = run.forward_years
+    if pre is not None:      # both stages; cost in units of this cycle's forward year
+        wall, fy, it = wall + pre.wall_s, fy + pre.forward_years, it + pre.iterations
+        history = [dict(h, stage="presolve") for h in pre.history] + history
+        fallback = fallback | pre.fallback_cells
     rep = SpinReport(converged=crit.passed, criteria=crit, cycles=run.forward_years // L,
-                     iterations=it, forward_years=run.forward_years,
+                     iterations=it, forward_years=fy,
                      forward_equivalent_years=wall / year_s, wall_s=wall, year_s=year_s,
                      fallback_cells=fallback & sim, unsolved_cells=(unsolved | out_of_bounds) & sim,
                      residual=np.asarray(resid), history=history)
