@@ -137,6 +137,21 @@ def slow_components(cfg: ModelConfig) -> np.ndarray:
                            if name in _SLOW])
 
 
+def moving_components(cfg: ModelConfig) -> np.ndarray:
+    """Indices of the packed components the model changes in this configuration; the
+    others (C-only: litter/soil/mineral N and MIMICS N; MIMICS: the CASA litter and soil
+    pools it does not use) need no tangents."""
+    frozen = set()
+    if not cfg.nitrogen:
+        frozen |= {("nlitter", i) for i in range(3)} | {("nsoil", i) for i in range(3)}
+        frozen |= {("nsoilmin", 0)} | {(k, 0) for k in MimicsPools._fields if k.endswith("N")}
+    if cfg.soil == "mimics":
+        frozen |= {("csoil", i) for i in range(3)} | {("nsoil", i) for i in range(3)}
+        frozen |= {("clitter", 0), ("clitter", 1), ("nlitter", 0), ("nlitter", 1)}
+    idx = [(name, i) for name, w, _ in state_fields(cfg) for i in range(w)]
+    return np.array([j for j, key in enumerate(idx) if key not in frozen])
+
+
 def _nonneg_mask(cfg: ModelConfig) -> np.ndarray:
     return np.concatenate([np.full(w, nn) for _, w, nn in state_fields(cfg)])
 
@@ -514,8 +529,11 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
     of the first year only, raised to the cycle length, the rest of the cycle run plainly -
     cheaper for 20-year cycles). `newton_vars="soil"`: Newton solves for the litter and soil
     pools only (tangents for those components; vegetation, mineral N and the other fast
-    variables follow the cycle with their linear response), `"all"`: every component. Iterations stop when every simulated cell's cTOT changes by
-    less than `tight` times the per-cell criteria over a cycle, or after `max_iter`; then
+    variables follow the cycle with their linear response), `"all"` (default): every
+    component. Iterations stop when the criteria hold with margin between the current point
+    and its image (global change below half the limit, and fewer than 1 % of the simulated
+    cells change by more than `tight` times the per-cell limits, or by more than the limits
+    themselves), when progress stalls within the criteria, or after `max_iter`; then
     `confirm_cycles` plain cycles run and the criteria are evaluated between the last two
     cycle ends (the returned state is the last cycle end).
 
@@ -545,7 +563,9 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
 
     if newton_vars not in ("soil", "all"):
         raise SpinupError(f"newton_vars must be 'soil' or 'all', not {newton_vars!r}")
-    cols = slow_components(cfg) if newton_vars == "soil" else None
+    cols = moving_components(cfg)
+    if newton_vars == "soil":
+        cols = np.intersect1d(cols, slow_components(cfg))
 
     def evaluate(xt, ph):
         if jacobian == "cycle":
