@@ -117,6 +117,7 @@ def main():
     ap.add_argument("--all-cells", action="store_true",
                     help="brute-force criteria on all simulated cells, unsolved ones included")
     ap.add_argument("--skip-brute", action="store_true")
+    ap.add_argument("--jacobian-every", type=int, default=1, help="chord: renew the Jacobian every k iterations")
     ap.add_argument("--presolve", action="store_true",
                     help="solve the first year repeated before the whole cycle")
     args = ap.parse_args()
@@ -128,7 +129,7 @@ def main():
         t0 = time.perf_counter()
         s, rep = solve_periodic(st, cycle, pj, cfg, area_m2=sites.landarea, simulated=act,
                                 max_iter=args.max_iter, method=args.method, jacobian=args.jacobian,
-                                presolve=args.presolve,
+                                presolve=args.presolve, jacobian_every=args.jacobian_every,
                                 progress=lambda m: print("  solver", m, flush=True))
         print(f"{name} solver: {rep.summary()} (year {rep.year_s * 1e3:.1f} ms)", flush=True)
         print(f"  fallback {np.flatnonzero(rep.fallback_cells)}, unsolved "

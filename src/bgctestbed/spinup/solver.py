@@ -343,15 +343,19 @@ def _newton_step(jac, r):
 
 def newton_fixed_point(evaluate, x, phase, ctot, *, area_m2, simulated, nonneg, max_iter=30,
                        tight=0.1, ctot_max=CTOT_MAX, merit_cols=None, progress=None, history=None,
-                       years=lambda: 0):
+                       years=lambda: 0, cycle_map=None, jacobian_every=1):
     """Per-cell globalised Newton iteration for G(x) = x.
 
     `evaluate(x, phase) -> (G(x), phase', J)` with x (n, d) and J (n, d, d) the per-cell
     Jacobian of G; `ctot(x, phase)`: cTOT per cell (g C m-2), linear in x; `nonneg`: (d,) mask
     of components kept >= 0; `merit_cols`: components whose scaled Newton correction judges
-    a step (all by default). Returns (x, phase, G(x), phase', iterations, fallback mask,
+    a step (all by default); `jacobian_every` k > 1: chord iterations, the Jacobian is
+    renewed every k-th iteration and `cycle_map(x, phase) -> (G(x), phase')` evaluates the
+    others. Returns (x, phase, G(x), phase', iterations, fallback mask,
     out-of-bounds mask)."""
     n = x.shape[0]
+    if jacobian_every > 1 and cycle_map is None:
+        raise SpinupError("chord iterations (jacobian_every > 1) need the plain cycle map")
     sim = np.asarray(simulated, bool)
     act = sim
     scale = _scales(x, sim)
@@ -413,7 +417,9 @@ def newton_fixed_point(evaluate, x, phase, ctot, *, area_m2, simulated, nonneg, 
         use_plain = plain_next | oob | tight_ok   # converged cells just follow the cycle
         trial = jnp.where(jnp.asarray(use_plain)[:, None], gc, step)
         trial_ph = jnp.where(jnp.asarray(use_plain), phg, phc)
-        gt, pht, jt = evaluate(trial, trial_ph)
+        # chord iterations: a fresh Jacobian only every `jacobian_every` iterations
+        fresh = (it % jacobian_every) == 0
+        gt, pht, jt = evaluate(trial, trial_ph) if fresh else (*cycle_map(trial, trial_ph), None)
         dxbar = _newton_step(jc, gt - trial)
         fbar = _cell_norm(dxbar, trial, trial, scale, merit_cols)
         ok = np.all(np.isfinite(np.asarray(dxbar)), axis=1)
@@ -428,7 +434,8 @@ def newton_fixed_point(evaluate, x, phase, ctot, *, area_m2, simulated, nonneg, 
         phc = jnp.where(a2, trial_ph, phc)
         gc = jnp.where(a2[:, None], gt, gc)
         phg = jnp.where(a2, pht, phg)
-        jc = jnp.where(a2[:, None, None], jt, jc)
+        if jt is not None:
+            jc = jnp.where(a2[:, None, None], jt, jc)
         dxc = _newton_step(jc, gc - xc)
         fallback |= plain_next & ~tight_ok
         lam = np.where(accept, np.minimum(1.0, 2.0 * lam), 0.25 * lam)
@@ -519,7 +526,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
                    simulated, max_iter: int = 30, warm_cycles: int = 1, confirm_cycles: int = 1,
                    method: str = "newton", jacobian: str = "cycle", newton_vars: str = "all",
                    anderson_depth: int = 5, tight: float = 0.5, ctot_max: float = CTOT_MAX,
-                   presolve: bool = False,
+                   presolve: bool = False, jacobian_every: int = 1,
                    progress: Callable[[str], None] | None = None) -> tuple[State, SpinReport]:
     """Find the state that reproduces itself after one forcing cycle, then confirm it.
 
@@ -539,7 +546,8 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
 
     `presolve` (cycles of more than one year): first solve the steady state of the first
     year repeated (cheap iterations of one year), then iterate on the whole cycle from it;
-    the report adds both stages' costs."""
+    the report adds both stages' costs. `jacobian_every` k > 1: chord iterations (the
+    Jacobian is renewed every k-th iteration, the others cost one plain cycle)."""
     n = _check(state, cfg, area_m2, simulated)
     pre = None
     if presolve and len(cycle) > 1:
@@ -547,7 +555,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
                                     max_iter=max_iter, warm_cycles=warm_cycles, confirm_cycles=0,
                                     method=method, jacobian="cycle", newton_vars=newton_vars,
                                     anderson_depth=anderson_depth, tight=tight, ctot_max=ctot_max,
-                                    progress=(lambda m: progress("presolve " + m)) if progress else None)
+                                    jacobian_every=jacobian_every, progress=(lambda m: progress("presolve " + m)) if progress else None)
         warm_cycles = 0
     if jacobian not in ("cycle", "first_year"):
         raise SpinupError(f"jacobian must be 'cycle' or 'first_year', not {jacobian!r}")
@@ -585,7 +593,8 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
         xc, phc, gc, phg, it, fallback, out_of_bounds = newton_fixed_point(
             evaluate, x, phase, lambda xx, ph: _ctot(xx, ph, p, cfg), area_m2=area_m2,
             simulated=simulated, nonneg=nonneg, max_iter=max_iter, tight=tight, ctot_max=ctot_max,
-            merit_cols=slow_components(cfg), progress=progress, history=history, years=lambda: run.forward_years)
+            merit_cols=slow_components(cfg), progress=progress, history=history,
+            years=lambda: run.forward_years, cycle_map=run.cycle_map, jacobian_every=jacobian_every)
     else:
         raise SpinupError(f"method must be 'newton' or 'anderson', not {method!r}")
     # confirmation: forward cycles from the image of the accepted point
