@@ -1,0 +1,167 @@
+"""Cost of spin-up to the equilibrium criteria: brute-force cycling against the solver.
+
+Both start from the same state (cold start, then a prespin of N years of the first cycle
+year). The solver runs first; brute force then cycles until the criteria hold on the same
+cells (cells the solver reports unsolved are left out of both criteria unless --all-cells),
+or --max-cycles. Costs are printed in forward-equivalent model years (wall time divided by
+the measured time of one forward year on the same grid) and in seconds.
+
+Grids: `ref12` (the 12-cell reference grid, 3 met years; `--cycle-years` 1 or 3) or `world`
+(the embedded world, optionally `--cells K` cells spread over it; `--cycle-years` 1 or 20).
+Usage: python benchmarks/spinup_solver.py --grid ref12 --configs CASA-C,MIMICS-C
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bgctestbed.init import cold_start
+from bgctestbed.model import ModelConfig, run_year, to_jax
+from bgctestbed.params.casa import casa_cell_params, default_casa_table
+from bgctestbed.params.mimics import default_mimics_params, mimics_cell_params
+from bgctestbed.physics.mimics import initial_pools
+from bgctestbed.spinup.solver import brute_force, solve_periodic
+
+REF = Path(os.environ.get("BGCTESTBED_REFERENCE",
+                          Path(__file__).resolve().parents[2] / "shared" / "reference"))
+CONFIGS = {"CASA-C": ("casa", False), "CASA-CN": ("casa", True),
+           "MIMICS-C": ("mimics", False), "MIMICS-CN": ("mimics", True)}
+
+
+def _forcing_dict(f, idx=None, dtype=np.float64):
+    d = dict(cgpp=f.xcgpp, tairk=f.xtairk, ndep=f.ndep, tsoil=f.xtsoil, moist=f.xmoist,
+             frznmoist=f.xfrznmoist)
+    if idx is not None:
+        d = {k: v[..., idx] for k, v in d.items()}
+    return {k: np.asarray(v, dtype) for k, v in d.items()}
+
+
+class _Cycle:
+    """Yearly forcing dicts kept in float32 on the host, float64 jax arrays on access."""
+
+    def __init__(self, years):
+        self.years = years
+
+    def __len__(self):
+        return len(self.years)
+
+    def __getitem__(self, k):
+        return {key: jnp.asarray(v, jnp.float64) for key, v in self.years[k].items()}
+
+
+def load_grid(args):
+    if args.grid == "ref12":
+        from bgctestbed.io import testbed as tb
+        inp = REF / "testbed_outputs" / "inputs"
+        sites = tb.read_sites(inp / "gridinfo.csv", inp / "soil.csv",
+                              REF / "testbed_inputs" / "modis_phenology_wtundra.txt")
+        forcing, _ = tb.read_met(inp / "met.nc")
+        ny = {1: 1, 3: 3}.get(args.cycle_years)
+        if ny is None:
+            raise SystemExit("the reference grid has 3 met years: --cycle-years 1 or 3")
+        return sites, _Cycle([_forcing_dict(forcing.year(k), dtype=np.float32) for k in range(ny)])
+    from bgctestbed.world import load_world
+    w = load_world()
+    sites = w.sites
+    idx = None
+    if args.cells:
+        pft = np.asarray(sites.pft)
+        sim = np.flatnonzero(~np.isin(pft, (11, 13, 15, 17)))
+        idx = sim[np.linspace(0, len(sim) - 1, args.cells).round().astype(int)]
+        sites = dataclasses.replace(sites, **{
+            f.name: np.asarray(getattr(sites, f.name))[idx] for f in dataclasses.fields(sites)
+            if isinstance(getattr(sites, f.name), np.ndarray)
+            and np.shape(getattr(sites, f.name))[:1] == (w.n,)})
+    years = [_forcing_dict(w.forcing(1901 + k), idx, np.float32) for k in range(args.cycle_years)]
+    return sites, _Cycle(years)
+
+
+def setup(name, sites, cycle, prespin):
+    soil, nit = CONFIGS[name]
+    mp = default_mimics_params()
+    cfg = ModelConfig(soil, nit, mimics=mp if soil == "mimics" else None)
+    table = default_casa_table()
+    p = casa_cell_params(table, sites)
+    if soil == "mimics":
+        p.update({f"mim_{k}": v for k, v in mimics_cell_params(mp, sites.pft, sites.clay).items()})
+    st = cold_start(table, p, sites.phase0, cfg)
+    if soil == "mimics":
+        st = st._replace(mim=initial_pools(np.asarray(p["active"]), mp.CNr, mp.CNk))
+    st = jax.tree.map(jnp.asarray, st)
+    pj = to_jax(p)
+    f0 = cycle[0]
+    for _ in range(prespin):
+        st, _, _ = run_year(st, f0, pj, cfg)
+    return cfg, pj, st, np.asarray(p["active"], bool)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--grid", choices=("ref12", "world"), default="ref12")
+    ap.add_argument("--cells", type=int, default=0, help="world: number of cells (0 = all)")
+    ap.add_argument("--cycle-years", type=int, default=3)
+    ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--prespin", type=int, default=100)
+    ap.add_argument("--max-cycles", type=int, default=3000)
+    ap.add_argument("--max-iter", type=int, default=30)
+    ap.add_argument("--method", default="newton", choices=("newton", "anderson"))
+    ap.add_argument("--jacobian", default="cycle", choices=("cycle", "first_year"))
+    ap.add_argument("--all-cells", action="store_true",
+                    help="brute-force criteria on all simulated cells, unsolved ones included")
+    ap.add_argument("--skip-brute", action="store_true")
+    ap.add_argument("--jacobian-every", type=int, default=1, help="chord: renew the Jacobian every k iterations")
+    ap.add_argument("--presolve", action="store_true",
+                    help="solve the first year repeated before the whole cycle")
+    args = ap.parse_args()
+    sites, cycle = load_grid(args)
+    print(f"grid {args.grid}: {sites.n} cells, cycle {len(cycle)} years, prespin {args.prespin}")
+    rows = []
+    for name in args.configs.split(","):
+        cfg, pj, st, act = setup(name, sites, cycle, args.prespin)
+        t0 = time.perf_counter()
+        s, rep = solve_periodic(st, cycle, pj, cfg, area_m2=sites.landarea, simulated=act,
+                                max_iter=args.max_iter, method=args.method, jacobian=args.jacobian,
+                                presolve=args.presolve, jacobian_every=args.jacobian_every,
+                                progress=lambda m: print("  solver", m, flush=True))
+        print(f"{name} solver: {rep.summary()} (year {rep.year_s * 1e3:.1f} ms)", flush=True)
+        print(f"  fallback {np.flatnonzero(rep.fallback_cells)}, unsolved "
+              f"{np.flatnonzero(rep.unsolved_cells)}", flush=True)
+        brep = None
+        if not args.skip_brute:
+            cells = act if args.all_cells else act & ~rep.unsolved_cells
+            step = max(1, args.max_cycles // 20)
+
+            def prog(m, _c=[0]):
+                _c[0] += 1
+                if _c[0] % step == 0:
+                    print("  brute", m, flush=True)
+
+            b, brep = brute_force(st, cycle, pj, cfg, area_m2=sites.landarea, simulated=cells,
+                                  max_cycles=args.max_cycles, progress=prog)
+            print(f"{name} brute force: {brep.summary()}", flush=True)
+        rows.append((name, rep, brep))
+        del t0
+    print()
+    print(f"{'config':10s} {'solver fwd-eq yr':>17s} {'solver s':>9s} {'solver ok':>9s} "
+          f"{'brute fwd-eq yr':>16s} {'brute s':>9s} {'brute ok':>9s} {'ratio (fwd-eq)':>15s}")
+    for name, rep, brep in rows:
+        if brep is None:
+            print(f"{name:10s} {rep.forward_equivalent_years:17.1f} {rep.wall_s:9.1f} "
+                  f"{str(rep.converged):>9s}")
+            continue
+        ratio = brep.forward_equivalent_years / rep.forward_equivalent_years
+        print(f"{name:10s} {rep.forward_equivalent_years:17.1f} {rep.wall_s:9.1f} "
+              f"{str(rep.converged):>9s} {brep.forward_equivalent_years:16.1f} {brep.wall_s:9.1f} "
+              f"{str(brep.converged):>9s} {('' if brep.converged else '>'):>1s}{ratio:14.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,240 @@
+"""Steady-state spin-up solver: constructed linear maps with known fixed points, and the
+12-cell reference grid for the four configurations against brute-force cycling."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from bgctestbed.errors import BgcError
+from bgctestbed.init import cold_start
+from bgctestbed.io import testbed as tb
+from bgctestbed.model import ModelConfig, run_year, to_jax
+from bgctestbed.params.casa import casa_cell_params, default_casa_table
+from bgctestbed.params.mimics import default_mimics_params, mimics_cell_params
+from bgctestbed.physics.mimics import initial_pools
+from bgctestbed.spinup.criteria import equilibrium_criteria, soil_carbon
+from bgctestbed.spinup.solver import (anderson_fixed_point, brute_force, newton_fixed_point,
+                                      solve_periodic)
+
+CONFIGS = {"CASA-C": ("casa", False), "CASA-CN": ("casa", True),
+           "MIMICS-C": ("mimics", False), "MIMICS-CN": ("mimics", True)}
+PRESPIN_YEARS = 100
+
+
+# --------------------------------------------------------------------------------------------
+# Constructed affine cycle maps: G(x) = A x + b per cell, fixed point (I - A)^-1 b
+# --------------------------------------------------------------------------------------------
+
+def _affine_case(n=6, d=4, seed=0, slow=0.9995):
+    """Per-cell affine maps with a slow mode (eigenvalue `slow` per cycle, the passive-pool
+    situation: brute force needs ~1e4 cycles) and lower-triangular transfers between pools."""
+    rng = np.random.default_rng(seed)
+    A = np.zeros((n, d, d))
+    for c in range(n):
+        diag = np.concatenate([rng.uniform(0.1, 0.8, d - 1), [slow]])
+        low = np.tril(rng.uniform(0.0, 0.1, (d, d)), -1)
+        A[c] = np.diag(diag) + low
+    b = rng.uniform(1.0, 50.0, (n, d))
+    xstar = np.linalg.solve(np.eye(d)[None] - A, b[..., None])[..., 0]
+    return A, b, xstar
+
+
+def _affine_eval(A, b):
+    Aj, bj = jnp.asarray(A), jnp.asarray(b)
+
+    def evaluate(x, ph):
+        return jnp.einsum("nij,nj->ni", Aj, x) + bj, ph, Aj
+
+    return evaluate
+
+
+def _sum_ctot(x, ph):
+    return np.asarray(x).sum(axis=1)
+
+
+def test_newton_finds_the_analytic_fixed_point_of_an_affine_map():
+    A, b, xstar = _affine_case()
+    n, d = b.shape
+    x0 = jnp.ones((n, d))
+    x, _, g, _, it, fallback, oob = newton_fixed_point(
+        _affine_eval(A, b), x0, jnp.zeros(n, int), _sum_ctot, area_m2=np.ones(n),
+        simulated=np.ones(n, bool), nonneg=np.ones(d, bool))
+    np.testing.assert_allclose(np.asarray(x), xstar, rtol=1e-9)
+    assert it <= 3                        # an affine map is solved by one Newton step
+    assert not fallback.any() and not oob.any()
+    # brute force would be far from it after 100 cycles (slow eigenvalue 0.9995)
+    xb = np.ones((n, d))
+    for _ in range(100):
+        xb = np.einsum("nij,nj->ni", A, xb) + b
+    assert np.max(np.abs(xb - xstar)) > 1e3
+
+
+def test_anderson_finds_the_analytic_fixed_point_of_an_affine_map():
+    A, b, xstar = _affine_case(seed=1, slow=0.99)
+    n, d = b.shape
+    ev = _affine_eval(A, b)
+
+    def cycle_map(x, ph):
+        g, ph, _ = ev(x, ph)
+        return g, ph
+
+    x, _, g, _, it, restarted, oob = anderson_fixed_point(
+        cycle_map, jnp.ones((n, d)), jnp.zeros(n, int), _sum_ctot, simulated=np.ones(n, bool),
+        nonneg=np.ones(d, bool), area_m2=np.ones(n), depth=d, max_iter=60, tight=1e-4)
+    np.testing.assert_allclose(np.asarray(g), xstar, rtol=1e-5)
+    assert it < 60
+
+
+def test_a_pool_without_decay_has_no_steady_state_and_is_reported():
+    A, b, xstar = _affine_case()
+    n, d = b.shape
+    A[2, d - 1, :] = 0.0
+    A[2, d - 1, d - 1] = 1.0              # cell 2: last pool only gains (frozen soil)
+    x, _, g, _, it, fallback, oob = newton_fixed_point(
+        _affine_eval(A, b), jnp.ones((n, d)), jnp.zeros(n, int), _sum_ctot, area_m2=np.ones(n),
+        simulated=np.ones(n, bool), nonneg=np.ones(d, bool), max_iter=10)
+    assert oob[2] and oob.sum() == 1
+    keep = np.arange(n) != 2
+    np.testing.assert_allclose(np.asarray(x)[keep], xstar[keep], rtol=1e-9)
+
+
+# --------------------------------------------------------------------------------------------
+# 12-cell reference grid
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def grid(reference_dir):
+    inp = reference_dir / "testbed_outputs" / "inputs"
+    sites = tb.read_sites(inp / "gridinfo.csv", inp / "soil.csv",
+                          reference_dir / "testbed_inputs" / "modis_phenology_wtundra.txt")
+    forcing, _ = tb.read_met(inp / "met.nc")
+    cycle = []
+    for k in range(3):
+        f = forcing.year(k)
+        cycle.append({key: jnp.asarray(v) for key, v in dict(
+            cgpp=f.xcgpp, tairk=f.xtairk, ndep=f.ndep, tsoil=f.xtsoil, moist=f.xmoist,
+            frznmoist=f.xfrznmoist).items()})
+    return sites, cycle
+
+
+def _setup(grid, name):
+    sites, cycle = grid
+    soil, nit = CONFIGS[name]
+    mp = default_mimics_params()
+    cfg = ModelConfig(soil, nit, mimics=mp if soil == "mimics" else None)
+    table = default_casa_table()
+    p = casa_cell_params(table, sites)
+    if soil == "mimics":
+        p.update({f"mim_{k}": v for k, v in mimics_cell_params(mp, sites.pft, sites.clay).items()})
+    st = cold_start(table, p, sites.phase0, cfg)
+    if soil == "mimics":
+        st = st._replace(mim=initial_pools(np.asarray(p["active"]), mp.CNr, mp.CNk))
+    st = jax.tree.map(jnp.asarray, st)
+    pj = to_jax(p)
+    for _ in range(PRESPIN_YEARS):       # vegetation prespin on the first cycle year
+        st, _, _ = run_year(st, cycle[0], pj, cfg)
+    return sites, cycle, pj, cfg, st, np.asarray(p["active"], bool)
+
+
+_solved: dict = {}
+
+
+def _solve(grid, name):
+    if name not in _solved:
+        sites, cycle, pj, cfg, st, act = _setup(grid, name)
+        s, rep = solve_periodic(st, cycle, pj, cfg, area_m2=sites.landarea, simulated=act)
+        _solved[name] = (sites, cycle, pj, cfg, st, act, s, rep)
+    return _solved[name]
+
+
+def _check_solution(grid, name):
+    sites, cycle, pj, cfg, st, act, s, rep = _solve(grid, name)
+    high = np.abs(sites.lat) > 60.0
+    # only frozen high-latitude cells may lack a steady state within bounds
+    assert not (rep.unsolved_cells & ~high).any(), rep.summary()
+    solved = act & ~rep.unsolved_cells
+    assert solved.sum() >= 8
+    # an independent confirmation cycle from the returned state, criteria on solved cells
+    b, brep = brute_force(s, cycle, pj, cfg, area_m2=sites.landarea, simulated=solved,
+                          max_cycles=1)
+    assert brep.criteria.passed, brep.criteria.summary()
+    if not rep.unsolved_cells.any():
+        assert rep.converged
+
+
+def test_casa_c_solution_passes_the_criteria(grid):
+    _check_solution(grid, "CASA-C")
+
+
+def test_mimics_c_solution_passes_the_criteria(grid):
+    _check_solution(grid, "MIMICS-C")
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="C+N: the globalised Newton iteration stalls above 1 g m-2 per cycle "
+                          "in some temperate/tropical cells (piecewise-smooth N limitation)",
+                   strict=False)
+@pytest.mark.parametrize("name", ["CASA-CN", "MIMICS-CN"])
+def test_cn_solution_passes_the_criteria(grid, name):
+    _check_solution(grid, name)
+
+
+_CN_OPEN = pytest.mark.xfail(reason="C+N: neither brute force (9,000 years) nor the solver "
+                                     "settles below 1e-3 g m-2 per cycle in these cells", strict=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["CASA-C", pytest.param("CASA-CN", marks=_CN_OPEN), "MIMICS-C",
+                                  pytest.param("MIMICS-CN", marks=_CN_OPEN)])
+def test_solution_equals_the_brute_force_steady_state(grid, name):
+    """Brute force from the same prespun state for 3,000 cycles (9,000 years, as the
+    reference spin-up facts); where it has converged (change over the last cycle below a
+    thousandth of the per-cell criteria, so that its remaining distance is inside them) the
+    solver's litter and soil pools must agree within the criteria (1 g m-2 or 0.1 %)."""
+    sites, cycle, pj, cfg, st, act, s, rep = _solve(grid, name)
+    b, brep = brute_force(st, cycle, pj, cfg, area_m2=sites.landarea, simulated=act,
+                          max_cycles=3000)
+    cb = soil_carbon(b, pj)
+    conv = act & (np.abs(brep.residual) < 1e-3) & ~rep.unsolved_cells
+    assert conv.sum() >= 2, f"brute force converged in too few cells: {np.flatnonzero(conv)}"
+
+    def close(a, ref):
+        a, ref = np.asarray(a)[conv], np.asarray(ref)[conv]
+        return np.all((np.abs(a - ref) <= 1.0) | (np.abs(a - ref) <= 1e-3 * np.abs(ref)))
+
+    assert close(soil_carbon(s, pj), cb)
+    if cfg.soil == "casa":
+        for k in ("clitter", "nlitter", "csoil", "nsoil"):
+            assert close(getattr(s, k), getattr(b, k)), k
+    else:
+        uc = np.asarray(pj["mim_uc"])
+        for k in s.mim._fields:
+            assert close(np.asarray(getattr(s.mim, k)) * uc, np.asarray(getattr(b.mim, k)) * uc), k
+        assert close(s.clitter[:, 2], b.clitter[:, 2])
+
+
+def test_bad_inputs_raise_clear_errors(grid):
+    sites, cycle = grid
+    cfg = ModelConfig("casa", False)
+    table = default_casa_table()
+    p = casa_cell_params(table, sites)
+    st = jax.tree.map(jnp.asarray, cold_start(table, p, sites.phase0, cfg))
+    act = np.asarray(p["active"], bool)
+    with pytest.raises(BgcError, match="area_m2"):
+        solve_periodic(st, cycle, to_jax(p), cfg, area_m2=sites.landarea[:3], simulated=act)
+    with pytest.raises(BgcError, match="no years"):
+        brute_force(st, [], to_jax(p), cfg, area_m2=sites.landarea, simulated=act, max_cycles=2)
+    with pytest.raises(BgcError, match="MIMICS"):
+        solve_periodic(st, cycle, to_jax(p), ModelConfig("mimics", False, mimics=default_mimics_params()),
+                       area_m2=sites.landarea, simulated=act)
+
+
+def test_criteria_of_report_match_the_state(grid):
+    sites, cycle, pj, cfg, st, act, s, rep = _solve(grid, "CASA-C")
+    assert rep.forward_years > 0 and rep.wall_s > 0 and rep.forward_equivalent_years > 0
+    assert rep.fallback_cells.shape == act.shape and rep.residual.shape == act.shape
+    assert isinstance(rep.history, list) and rep.history
+    c = equilibrium_criteria(soil_carbon(s, pj) - rep.residual, soil_carbon(s, pj),
+                             sites.landarea, act)
+    assert c.passed == rep.criteria.passed
