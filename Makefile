@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python benchmarks/forward_year.py
+	$(BIN)/bgctestbed run --preset quick
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -19,15 +19,11 @@ import os
 import time
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bgctestbed.init import cold_start
-from bgctestbed.model import ModelConfig, run_year, to_jax
-from bgctestbed.params.casa import casa_cell_params, default_casa_table
-from bgctestbed.params.mimics import default_mimics_params, mimics_cell_params
-from bgctestbed.physics.mimics import initial_pools
+from bgctestbed.init import configured_cold_start
+from bgctestbed.model import run_year, to_jax
 from bgctestbed.spinup.solver import brute_force, solve_periodic
 
 REF = Path(os.environ.get("BGCTESTBED_REFERENCE",
@@ -85,17 +81,7 @@ def load_grid(args):
 
 
 def setup(name, sites, cycle, prespin):
-    soil, nit = CONFIGS[name]
-    mp = default_mimics_params()
-    cfg = ModelConfig(soil, nit, mimics=mp if soil == "mimics" else None)
-    table = default_casa_table()
-    p = casa_cell_params(table, sites)
-    if soil == "mimics":
-        p.update({f"mim_{k}": v for k, v in mimics_cell_params(mp, sites.pft, sites.clay).items()})
-    st = cold_start(table, p, sites.phase0, cfg)
-    if soil == "mimics":
-        st = st._replace(mim=initial_pools(np.asarray(p["active"]), mp.CNr, mp.CNk))
-    st = jax.tree.map(jnp.asarray, st)
+    cfg, p, st = configured_cold_start(*CONFIGS[name], sites)
     pj = to_jax(p)
     f0 = cycle[0]
     for _ in range(prespin):

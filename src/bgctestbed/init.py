@@ -71,3 +71,34 @@ def restart_state(r: dict, table: CasaTable, p: dict, phase0, cfg: ModelConfig) 
                  nplant=r.get("nplant", cold.nplant), nlitter=r.get("nlitter", cold.nlitter),
                  nsoil=r.get("nsoil", cold.nsoil), nsoilmin=r.get("nsoilmin", cold.nsoilmin))
     return finish_state(pools, table, p, cfg)
+
+
+def mimics_cold_pools(p: dict, mp):
+    """MIMICS pools of a cold start (mimics.md §5), non-negative, as jax arrays."""
+    import jax.numpy as jnp
+
+    from .physics.mimics import initial_pools
+
+    pools = initial_pools(np.asarray(p["active"]), mp.CNr, mp.CNk)
+    return type(pools)(*(jnp.maximum(jnp.asarray(x), 0.0) for x in pools))
+
+
+def configured_cold_start(soil: str, nitrogen: bool, sites, table: CasaTable | None = None, mimics=None):
+    """ModelConfig, cell parameters (numpy) and the cold-start state (jax arrays) of one
+    configuration with the default (or given) parameter tables."""
+    import jax
+    import jax.numpy as jnp
+
+    from .params.casa import casa_cell_params, default_casa_table
+    from .params.mimics import default_mimics_params, mimics_cell_params
+
+    table = table or default_casa_table()
+    mp = (mimics or default_mimics_params()) if soil == "mimics" else None
+    cfg = ModelConfig(soil, nitrogen, mimics=mp)
+    p = casa_cell_params(table, sites)
+    if mp is not None:
+        p.update({f"mim_{k}": v for k, v in mimics_cell_params(mp, sites.pft, sites.clay).items()})
+    st = cold_start(table, p, sites.phase0, cfg)
+    if mp is not None:
+        st = st._replace(mim=mimics_cold_pools(p, mp))
+    return cfg, p, jax.tree.map(jnp.asarray, st)

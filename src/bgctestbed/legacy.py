@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import InputError
-from .init import cold_start, finish_state
+from .init import cold_start, restart_state
 from .io import lst as lstio
 from .io.refnc import write_casa_nc, write_mimics_nc
 from .io import testbed as tb
@@ -91,12 +91,7 @@ def _casa_initial_state(rc, table, p, sites, cfg):
     if rc.initcasa == 0:
         return cold_start(table, p, sites.phase0, cfg)
     r = tb.read_casa_restart(rc.casa_restart_in, rc.mp, rc.icycle)
-    cold = cold_start(table, p, sites.phase0, cfg)
-    pools = dict(cplant=r["cplant"], clitter=r["clitter"], csoil=r["csoil"], glai=r["glai"],
-                 phase=r["phase"], clabile=r["clabile"],
-                 nplant=r.get("nplant", cold.nplant), nlitter=r.get("nlitter", cold.nlitter),
-                 nsoil=r.get("nsoil", cold.nsoil), nsoilmin=r.get("nsoilmin", cold.nsoilmin))
-    return finish_state(pools, table, p, cfg)
+    return restart_state(r, table, p, sites.phase0, cfg)
 
 
 def restart_side_effects(state, p, cfg, ncl_init):

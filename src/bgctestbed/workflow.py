@@ -27,7 +27,7 @@ import numpy as np
 from . import __version__
 from .config import CONFIGURATIONS, Config
 from .errors import ConfigError, InputError, ModelError
-from .init import cold_start, restart_state
+from .init import cold_start, mimics_cold_pools, restart_state
 from .io.atomic import write_text
 from .io.checkpoint import read_restart, write_restart
 from .model import ModelConfig, State, run_year, to_jax
@@ -49,13 +49,15 @@ LOG_COLUMNS = ["stage", "cycle", "years", "global_soil_c_PgC", "delta_PgC", "fra
 # Inputs: sites and a forcing source
 # ---------------------------------------------------------------------------------------------
 
-def subset_sites(sites: Sites, idx: np.ndarray) -> Sites:
-    """The sites of cells `idx` (grid description unchanged)."""
+def subset_sites(sites: Sites, idx: np.ndarray, area_factor: float = 1.0) -> Sites:
+    """The sites of cells `idx` (grid description unchanged). With every k-th cell kept, each
+    stands for k cells (`area_factor` k), so global totals estimate those of all cells."""
     kw = {}
     for name, value in vars(sites).items():
         per_cell = isinstance(value, np.ndarray) and value.shape[:1] == (sites.n,) and \
             name not in ("grid_lon", "grid_lat")
         kw[name] = value[idx] if per_cell else value
+    kw["landarea"] = kw["landarea"] * area_factor
     return Sites(**kw)
 
 
@@ -74,7 +76,7 @@ class ForcingSource:
 class WorldSource(ForcingSource):
     def __init__(self, world, idx: np.ndarray):
         self.world, self.idx, self.full_sites = world, idx, world.sites
-        self.sites = subset_sites(world.sites, idx)
+        self.sites = subset_sites(world.sites, idx, world.n / idx.size)
         self.description = f"embedded world {world.path} (seed {world.seed})"
 
     def year(self, y: int) -> dict:
@@ -87,7 +89,7 @@ class FileSource(ForcingSource):
 
     def __init__(self, sites: Sites, met_template: str, idx: np.ndarray):
         self.full_sites, self.template, self.idx = sites, met_template, idx
-        self.sites = subset_sites(sites, idx)
+        self.sites = subset_sites(sites, idx, sites.n / idx.size)
         self.description = f"met files {met_template}"
 
     def year(self, y: int) -> dict:
@@ -170,9 +172,7 @@ def build_members(cfg: Config, sites: Sites) -> list[Member]:
 def cold_state(m: Member, sites: Sites) -> State:
     st = cold_start(m.table, m.p, sites.phase0, m.model)
     if m.model.soil == "mimics":
-        mp = m.model.mimics
-        pools = initial_pools(np.asarray(m.p["active"]), mp.CNr, mp.CNk)
-        st = st._replace(mim=type(pools)(*(jnp.maximum(x, 0.0) for x in pools)))
+        st = st._replace(mim=mimics_cold_pools(m.p, m.model.mimics))
     return jax.tree.map(jnp.asarray, st)
 
 

@@ -1,18 +1,15 @@
 """Steady-state spin-up solver: constructed linear maps with known fixed points, and the
 12-cell reference grid for the four configurations against brute-force cycling."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from bgctestbed.errors import BgcError
-from bgctestbed.init import cold_start
+from bgctestbed.init import configured_cold_start
 from bgctestbed.io import testbed as tb
 from bgctestbed.model import ModelConfig, run_year, to_jax
-from bgctestbed.params.casa import casa_cell_params, default_casa_table
-from bgctestbed.params.mimics import default_mimics_params, mimics_cell_params
-from bgctestbed.physics.mimics import initial_pools
+from bgctestbed.params.mimics import default_mimics_params
 from bgctestbed.spinup.criteria import equilibrium_criteria, soil_carbon
 from bgctestbed.spinup.solver import (anderson_fixed_point, brute_force, newton_fixed_point,
                                       solve_periodic)
@@ -120,17 +117,7 @@ def grid(reference_dir):
 
 def _setup(grid, name):
     sites, cycle = grid
-    soil, nit = CONFIGS[name]
-    mp = default_mimics_params()
-    cfg = ModelConfig(soil, nit, mimics=mp if soil == "mimics" else None)
-    table = default_casa_table()
-    p = casa_cell_params(table, sites)
-    if soil == "mimics":
-        p.update({f"mim_{k}": v for k, v in mimics_cell_params(mp, sites.pft, sites.clay).items()})
-    st = cold_start(table, p, sites.phase0, cfg)
-    if soil == "mimics":
-        st = st._replace(mim=initial_pools(np.asarray(p["active"]), mp.CNr, mp.CNk))
-    st = jax.tree.map(jnp.asarray, st)
+    cfg, p, st = configured_cold_start(*CONFIGS[name], sites)
     pj = to_jax(p)
     for _ in range(PRESPIN_YEARS):       # vegetation prespin on the first cycle year
         st, _, _ = run_year(st, cycle[0], pj, cfg)
@@ -216,10 +203,7 @@ def test_solution_equals_the_brute_force_steady_state(grid, name):
 
 def test_bad_inputs_raise_clear_errors(grid):
     sites, cycle = grid
-    cfg = ModelConfig("casa", False)
-    table = default_casa_table()
-    p = casa_cell_params(table, sites)
-    st = jax.tree.map(jnp.asarray, cold_start(table, p, sites.phase0, cfg))
+    cfg, p, st = configured_cold_start("casa", False, sites)
     act = np.asarray(p["active"], bool)
     with pytest.raises(BgcError, match="area_m2"):
         solve_periodic(st, cycle, to_jax(p), cfg, area_m2=sites.landarea[:3], simulated=act)

@@ -33,9 +33,8 @@ def test_example_is_the_defaults():
     cfg = parse_config(tomllib.loads(example_config("paper")))
     for sec, keys in SCHEMA.items():
         for k, spec in keys.items():
-            if (sec, k) not in {("run", "name"), ("run", "output_dir"), ("spinup", "method")}:
+            if (sec, k) not in {("run", "name"), ("run", "output_dir")}:
                 assert cfg[sec][k] == spec.default, (sec, k)
-    assert cfg["spinup"]["method"] == "solver"
     quick = parse_config(tomllib.loads(example_config("quick")))
     assert quick["inputs"]["cell_stride"] == 10
 
@@ -51,5 +50,5 @@ def test_files_and_cli_errors(tmp_path, capsys):
     assert "not valid TOML" in capsys.readouterr().err
     out = tmp_path / "x.toml"
     assert main(["init", str(out)]) == 0
-    assert load_config(out)["spinup"]["method"] == "solver"
+    assert load_config(out)["spinup"]["cycle"] == [1901, 1920]
     assert main(["init", str(out)]) == 2                  # no silent overwrite
