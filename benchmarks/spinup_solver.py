@@ -32,14 +32,6 @@ CONFIGS = {"CASA-C": ("casa", False), "CASA-CN": ("casa", True),
            "MIMICS-C": ("mimics", False), "MIMICS-CN": ("mimics", True)}
 
 
-def _forcing_dict(f, idx=None, dtype=np.float64):
-    d = dict(cgpp=f.xcgpp, tairk=f.xtairk, ndep=f.ndep, tsoil=f.xtsoil, moist=f.xmoist,
-             frznmoist=f.xfrznmoist)
-    if idx is not None:
-        d = {k: v[..., idx] for k, v in d.items()}
-    return {k: np.asarray(v, dtype) for k, v in d.items()}
-
-
 class _Cycle:
     """Yearly forcing dicts kept in float32 on the host, float64 jax arrays on access."""
 
@@ -63,7 +55,7 @@ def load_grid(args):
         ny = {1: 1, 3: 3}.get(args.cycle_years)
         if ny is None:
             raise SystemExit("the reference grid has 3 met years: --cycle-years 1 or 3")
-        return sites, _Cycle([_forcing_dict(forcing.year(k), dtype=np.float32) for k in range(ny)])
+        return sites, _Cycle([forcing.year(k).model_inputs(dtype=np.float32) for k in range(ny)])
     from bgctestbed.world import load_world
     w = load_world()
     sites = w.sites
@@ -76,7 +68,7 @@ def load_grid(args):
             f.name: np.asarray(getattr(sites, f.name))[idx] for f in dataclasses.fields(sites)
             if isinstance(getattr(sites, f.name), np.ndarray)
             and np.shape(getattr(sites, f.name))[:1] == (w.n,)})
-    years = [_forcing_dict(w.forcing(1901 + k), idx, np.float32) for k in range(args.cycle_years)]
+    years = [w.forcing(1901 + k).model_inputs(idx, np.float32) for k in range(args.cycle_years)]
     return sites, _Cycle(years)
 
 

@@ -73,13 +73,16 @@ def restart_state(r: dict, table: CasaTable, p: dict, phase0, cfg: ModelConfig) 
     return finish_state(pools, table, p, cfg)
 
 
-def mimics_cold_pools(p: dict, mp):
-    """MIMICS pools of a cold start (mimics.md §5), non-negative, as jax arrays."""
+def mimics_pools(p: dict, mp, restart: dict | None = None):
+    """MIMICS pools (jax arrays, floored at 0): a cold start (mimics.md §5), with the pools of
+    a restart (`io.testbed.read_mimics_restart`) replacing those it holds."""
     import jax.numpy as jnp
 
     from .physics.mimics import initial_pools
 
     pools = initial_pools(np.asarray(p["active"]), mp.CNr, mp.CNk)
+    if restart:
+        pools = pools._replace(**restart)
     return type(pools)(*(jnp.maximum(jnp.asarray(x), 0.0) for x in pools))
 
 
@@ -100,5 +103,5 @@ def configured_cold_start(soil: str, nitrogen: bool, sites, table: CasaTable | N
         p.update({f"mim_{k}": v for k, v in mimics_cell_params(mp, sites.pft, sites.clay).items()})
     st = cold_start(table, p, sites.phase0, cfg)
     if mp is not None:
-        st = st._replace(mim=mimics_cold_pools(p, mp))
+        st = st._replace(mim=mimics_pools(p, mp))
     return cfg, p, jax.tree.map(jnp.asarray, st)

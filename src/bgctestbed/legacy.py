@@ -16,14 +16,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import InputError
-from .init import cold_start, restart_state
+from .init import cold_start, mimics_pools, restart_state
 from .io import lst as lstio
 from .io.refnc import write_casa_nc, write_mimics_nc
 from .io import testbed as tb
 from .model import ModelConfig, run_year, to_jax
 from .params.casa import casa_cell_params, read_casa_table
 from .params.mimics import mimics_cell_params, read_mimics_params
-from .physics.mimics import MimicsPools, initial_pools
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +78,8 @@ def initial_state(rc, table, p, sites, cfg):
     state = _casa_initial_state(rc, table, p, sites, cfg)
     if cfg.soil != "mimics":
         return state
-    mp = cfg.mimics
-    pools = initial_pools(np.asarray(p["active"]), mp.CNr, mp.CNk)
-    if rc.initcasa >= 1:
-        r = tb.read_mimics_restart(rc.mimics_restart_in, rc.mp, cfg.nitrogen)
-        pools = pools._replace(**{k: jnp.asarray(v) for k, v in r.items()})
-    return state._replace(mim=MimicsPools(*(jnp.maximum(x, 0.0) for x in pools)))
+    r = tb.read_mimics_restart(rc.mimics_restart_in, rc.mp, cfg.nitrogen) if rc.initcasa >= 1 else None
+    return state._replace(mim=mimics_pools(p, cfg.mimics, r))
 
 
 def _casa_initial_state(rc, table, p, sites, cfg):
@@ -143,8 +138,7 @@ def _run(rc, cfg, sites, table, p, state, co2, progress):
     for plan in _progress(plans, progress):
         forcing, grid = met_for(plan)
         forcing = forcing.year(plan.met_index)
-        fy = dict(cgpp=forcing.xcgpp, tairk=forcing.xtairk, ndep=forcing.ndep,
-                  tsoil=forcing.xtsoil, moist=forcing.xmoist, frznmoist=forcing.xfrznmoist)
+        fy = forcing.model_inputs()
         npp_scalar = 1.0
         if plan.iyrcnt >= co2["deltYr"]:
             fy["tairk"] = fy["tairk"] + co2["deltair"]
@@ -190,12 +184,7 @@ def _run(rc, cfg, sites, table, p, state, co2, progress):
                                            sites, acc["_lig_n"], acc["_fmet"])
             if restart_year:
                 state = restart_side_effects(state, p, cfg, ncl_init)
-                st = _state_dict(state)
-                tb.write_casa_restart(rc.casa_restart_out, plan.iyrcnt, sites, st, cfg.icycle,
-                                      sla=p["sla"], pplant=st["nplant"] / p["ratioNPplant_3"])
-                if mim_on:
-                    pools = {k: np.asarray(v) for k, v in state.mim._asdict().items()}
-                    tb.write_mimics_restart(rc.mimics_restart_out, plan.iyrcnt, sites, pools, cfg.nitrogen)
+                write_restarts(rc.casa_restart_out, rc.mimics_restart_out, plan.iyrcnt, sites, state, p, cfg)
             tb.write_casa_flux(rc.casa_flux_out, tb.met_years(plan.met_file)
                                if rc.initcasa < 2 else 1, sites, _flux_dict(acc, cfg), cfg.nitrogen)
 
@@ -223,6 +212,16 @@ def _flux_dict(acc, cfg):
         d.update(ndep=acc["nMinDep"], nfix=acc["nMinFix"], nsnet=acc["nNetMineralization"],
                  nup=acc["nMinUptake"], nleach=acc["nMinLeach"], nloss=acc["nMinLoss"])
     return d
+
+
+def write_restarts(casa_path, mimics_path, iyrcnt: int, sites, state, p: dict, cfg) -> None:
+    """The state as the reference's CASA restart CSV (and MIMICS restart CSV in MIMICS runs)."""
+    st = _state_dict(state)
+    tb.write_casa_restart(casa_path, iyrcnt, sites, st, cfg.icycle, sla=p["sla"],
+                          pplant=st["nplant"] / p["ratioNPplant_3"])
+    if state.mim is not None:
+        pools = {k: np.asarray(v) for k, v in state.mim._asdict().items()}
+        tb.write_mimics_restart(mimics_path, iyrcnt, sites, pools, cfg.nitrogen)
 
 
 def _state_dict(state):

@@ -72,6 +72,13 @@ class Forcing:
     def nyears(self) -> int:
         return self.ndays // 365
 
+    def model_inputs(self, idx=None, dtype=np.float64) -> dict:
+        """The arrays under the names the model's year step takes (cgpp, tairk, ndep, tsoil,
+        moist, frznmoist), optionally for cells `idx` only and in `dtype`."""
+        d = dict(cgpp=self.xcgpp, tairk=self.xtairk, ndep=self.ndep, tsoil=self.xtsoil,
+                 moist=self.xmoist, frznmoist=self.xfrznmoist)
+        return {k: np.asarray(v if idx is None else v[..., idx], dtype) for k, v in d.items()}
+
     def year(self, k: int) -> "Forcing":
         """The k-th (0-based) 365-day year of this block."""
         s = slice(365 * k, 365 * (k + 1))

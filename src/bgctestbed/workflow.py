@@ -25,22 +25,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import __version__
-from .config import CONFIGURATIONS, Config
+from .config import CONFIGURATIONS, PHASES, Config
 from .errors import ConfigError, InputError, ModelError
-from .init import cold_start, mimics_cold_pools, restart_state
+from .init import cold_start, mimics_pools, restart_state
 from .io.atomic import write_text
 from .io.checkpoint import read_restart, write_restart
 from .model import ModelConfig, State, run_year, to_jax
 from .params.casa import casa_cell_params, default_casa_table, read_casa_table
 from .params.mimics import default_mimics_params, mimics_cell_params, read_mimics_params
-from .physics.mimics import initial_pools
 from .sites import Sites
 from .spinup.criteria import equilibrium_criteria, soil_carbon
 
 log = logging.getLogger(__name__)
 
-MET_KEYS = (("cgpp", "xcgpp"), ("tairk", "xtairk"), ("ndep", "ndep"), ("tsoil", "xtsoil"),
-            ("moist", "xmoist"), ("frznmoist", "xfrznmoist"))
 LOG_COLUMNS = ["stage", "cycle", "years", "global_soil_c_PgC", "delta_PgC", "frac_cells_gt_1g",
                "frac_cells_gt_0p1pct", "passed", "wall_s"]
 
@@ -81,7 +78,7 @@ class WorldSource(ForcingSource):
 
     def year(self, y: int) -> dict:
         f = self.world.forcing(y)
-        return {k: np.asarray(getattr(f, a)[..., self.idx], np.float32) for k, a in MET_KEYS}
+        return f.model_inputs(self.idx, np.float32)
 
 
 class FileSource(ForcingSource):
@@ -102,7 +99,7 @@ class FileSource(ForcingSource):
         check_sites_match_met(self.full_sites, grid, path)
         if forcing.nyears != 1:
             raise InputError(path, f"expected one year of daily forcing, found {forcing.nyears}")
-        return {k: np.asarray(getattr(forcing, a)[..., self.idx], np.float32) for k, a in MET_KEYS}
+        return forcing.model_inputs(self.idx, np.float32)
 
 
 def open_source(cfg: Config) -> ForcingSource:
@@ -172,7 +169,7 @@ def build_members(cfg: Config, sites: Sites) -> list[Member]:
 def cold_state(m: Member, sites: Sites) -> State:
     st = cold_start(m.table, m.p, sites.phase0, m.model)
     if m.model.soil == "mimics":
-        st = st._replace(mim=mimics_cold_pools(m.p, m.model.mimics))
+        st = st._replace(mim=mimics_pools(m.p, m.model.mimics))
     return jax.tree.map(jnp.asarray, st)
 
 
@@ -237,8 +234,11 @@ class Run:
             diag = {"residual_ctot": (m.residual, "g m-2", "change of litter + soil C (cTOT) over the "
                                       "last spin-up cycle: the per-cell steady-state residual")}
         write_restart(m.restart(phase), m.state, self.sites.cellid, self._meta(m, phase, **extra), diag)
-        if self.cfg["run"]["csv_restarts"]:
-            export_csv_restarts(m, self.sites, m.dir, phase)
+        if self.cfg["run"]["csv_restarts"]:    # readable by the reference code
+            from .legacy import write_restarts
+
+            write_restarts(m.dir / f"cnppool_{phase}.csv", m.dir / f"mimicspool_{phase}.csv", 0, self.sites,
+                           m.state, m.p, m.model)
 
     def _import(self, m: Member) -> None:
         """State from reference restart CSVs (the spin-up of another code or an earlier run)."""
@@ -254,16 +254,15 @@ class Run:
                 raise ConfigError(f"{m.name}: inputs.mimics_restart is needed with inputs.casa_restart")
             mpath = self.cfg.resolve(inp["mimics_restart"].replace("{configuration}", m.name))
             pools = tb.read_mimics_restart(mpath, self.source.full_sites.n, m.model.nitrogen)
-            mp = m.model.mimics
-            base = initial_pools(np.asarray(m.p["active"]), mp.CNr, mp.CNk)
-            st = st._replace(mim=base._replace(**{k: jnp.asarray(v[self.source.idx]) for k, v in pools.items()}))
+            st = st._replace(mim=mimics_pools(m.p, m.model.mimics,
+                                              {k: v[self.source.idx] for k, v in pools.items()}))
         m.state = jax.tree.map(jnp.asarray, st)
         m.phase_done = "spinup"
         m.info["initial_state"] = str(path)
 
     def _load_done(self, m: Member) -> None:
         """With `resume`: the state after the last completed phase, if any."""
-        for phase in reversed(("prespin", "spinup", "historical", "scenario")):
+        for phase in reversed(PHASES):
             if m.restart(phase).exists():
                 m.state, meta = read_restart(m.restart(phase), self.sites.cellid)
                 m.state = jax.tree.map(jnp.asarray, m.state)
@@ -283,11 +282,9 @@ class Run:
                 self._load_done(m)
             if not m.phase_done and self.cfg["inputs"]["casa_restart"]:
                 self._import(m)
-        order = ("prespin", "spinup", "historical", "scenario")
-
         def todo(phase):
-            return [m for m in self.members if order.index(phase) > (order.index(m.phase_done)
-                                                                    if m.phase_done else -1)]
+            return [m for m in self.members
+                    if not m.phase_done or PHASES.index(phase) > PHASES.index(m.phase_done)]
         if todo("prespin"):
             self.prespin(todo("prespin"))
         if todo("spinup"):
@@ -370,7 +367,7 @@ class Run:
         bar = self._bar(sp["max_cycles"] * ny, f"{m.name} spin-up ({stage})")
         bar.update(first * ny)
         t0 = time.perf_counter()
-        k = first
+        k, crit = first, None
         try:
             while k < sp["max_cycles"]:
                 for y in range(ny):
@@ -395,10 +392,10 @@ class Run:
         finally:
             bar.close()
         m.info[f"{stage}_cycles"] = k
-        m.info[f"{stage}_converged"] = bool(rows and rows[-1]["passed"])
+        m.info[f"{stage}_converged"] = bool(crit is not None and crit.passed)
         if not m.info[f"{stage}_converged"]:
             log.warning("%s: %s spin-up stopped after %d cycles without meeting the criteria (%s)",
-                        m.name, stage, k, crit.summary() if rows else "no cycle")
+                        m.name, stage, k, crit.summary() if crit else "no cycle run")
 
     def _spin_solver(self, m: Member, cycle) -> None:
         from .spinup.solver import solve_periodic
@@ -467,19 +464,6 @@ class Run:
         logs = {m.name: m.dir / "spinup_log.csv" for m in self.members if (m.dir / "spinup_log.csv").exists()}
         make_report([m.dir for m in self.members], self.out / "report", convergence_logs=logs or None,
                     quiet=self.quiet)
-
-
-def export_csv_restarts(m: Member, sites: Sites, folder: Path, phase: str) -> None:
-    """The state in the reference's restart CSV formats (`cnppool_<phase>.csv`, and
-    `mimicspool_<phase>.csv` for MIMICS), readable by the reference code."""
-    from .io import testbed as tb
-
-    st = {k: np.asarray(v) for k, v in m.state._asdict().items() if k != "mim"}
-    tb.write_casa_restart(folder / f"cnppool_{phase}.csv", 0, sites, st, m.model.icycle,
-                          sla=m.p["sla"], pplant=st["nplant"] / m.p["ratioNPplant_3"])
-    if m.state.mim is not None:
-        pools = {k: np.asarray(v) for k, v in m.state.mim._asdict().items()}
-        tb.write_mimics_restart(folder / f"mimicspool_{phase}.csv", 0, sites, pools, m.model.nitrogen)
 
 
 class _DeviceCycle:

@@ -231,8 +231,7 @@ def test_one_model_year_through_the_writer(reference_dir, tmp_path, soil, nitrog
                           reference_dir / "testbed_inputs" / "modis_phenology_wtundra.txt")
     forcing, _ = tb.read_met(inp / "met.nc")
     f = forcing.year(0)
-    fy = {k: jnp.asarray(v) for k, v in dict(cgpp=f.xcgpp, tairk=f.xtairk, ndep=f.ndep, tsoil=f.xtsoil,
-                                              moist=f.xmoist, frznmoist=f.xfrznmoist).items()}
+    fy = {k: jnp.asarray(v) for k, v in f.model_inputs().items()}
     mp = default_mimics_params() if soil == "mimics" else None
     cfg = ModelConfig(soil, nitrogen, mimics=mp)
     table = default_casa_table()

@@ -109,9 +109,7 @@ def grid(reference_dir):
     cycle = []
     for k in range(3):
         f = forcing.year(k)
-        cycle.append({key: jnp.asarray(v) for key, v in dict(
-            cgpp=f.xcgpp, tairk=f.xtairk, ndep=f.ndep, tsoil=f.xtsoil, moist=f.xmoist,
-            frznmoist=f.xfrznmoist).items()})
+        cycle.append({key: jnp.asarray(v) for key, v in f.model_inputs().items()})
     return sites, cycle
 
 

@@ -34,9 +34,7 @@ def grid(reference_dir):
     p.update({f"mim_{k}": v for k, v in mimics_cell_params(mp, sites.pft, sites.clay).items()})
     met, _ = tb.read_met(inp / "met.nc", 12)
     f = met.year(0)
-    forcing = dict(cgpp=f.xcgpp, tairk=f.xtairk, ndep=f.ndep, tsoil=f.xtsoil, moist=f.xmoist,
-                   frznmoist=f.xfrznmoist)
-    return sites, table, mp, p, {k: jnp.asarray(v) for k, v in forcing.items()}
+    return sites, table, mp, p, {k: jnp.asarray(v) for k, v in f.model_inputs().items()}
 
 
 def _cold(grid, soil, nitrogen):

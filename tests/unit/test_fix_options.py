@@ -20,8 +20,7 @@ def setup(reference_dir):
                           reference_dir / "testbed_inputs" / "modis_phenology_wtundra.txt")
     forcing, _ = tb.read_met(inp / "met.nc")
     f = forcing.year(0)
-    fy = {k: jnp.asarray(v) for k, v in dict(cgpp=f.xcgpp, tairk=f.xtairk, ndep=f.ndep, tsoil=f.xtsoil,
-                                              moist=f.xmoist, frznmoist=f.xfrznmoist).items()}
+    fy = {k: jnp.asarray(v) for k, v in f.model_inputs().items()}
     return sites, fy
 
 
