@@ -54,9 +54,9 @@ def test_registry_is_consistent():
         assert (v.kind == "flux") == v.units.endswith("yr-1")
         assert v.sources
         # N variables are named after N and flagged, C variables are not
-        if v.name.startswith(("n", "fN", "fBNF", "DIN")) and v.name not in ("npp", "nep"):
+        if v.name.startswith(("n", "fN", "fBNF", "DIN")) and v.name not in ("npp", "nep", "nbp"):
             assert v.nitrogen, v.name
-    assert {"gpp", "npp", "rh", "nep", "cVeg", "cLitter", "cSoil", "nVeg", "nSoil", "nMineral",
+    assert {"gpp", "npp", "rh", "nep", "nbp", "cVeg", "cLitter", "cSoil", "nVeg", "nSoil", "nMineral",
             "fNup", "fNnetmin", "cMICr", "cSOMp", "DIN"} <= set(VARIABLES)
     assert VARIABLES["rh"].keys("mimics") == ("mimics:cHresp",)
     assert VARIABLES["cSoil"].keys("casa") == ("csoilmic", "csoilslow", "csoilpass")
@@ -123,6 +123,7 @@ def test_annual_file(tmp_path, soil, nitrogen):
             if soil == "casa":
                 np.testing.assert_allclose(at("rh", k), a["cresp"], rtol=1e-6)
                 np.testing.assert_allclose(at("nep", k), a["cnpp"] - a["cresp"], rtol=1e-6)
+                np.testing.assert_allclose(at("nbp", k), a["cnpp"] - a["cresp"], rtol=1e-6)
                 np.testing.assert_allclose(at("cSoil", k), (a["csoilmic"] + a["csoilslow"] + a["csoilpass"]) / 365,
                                            rtol=1e-6)
                 np.testing.assert_allclose(at("cLitter", k), (a["clitmetb"] + a["clitstr"] + a["clitcwd"]) / 365,
@@ -130,6 +131,7 @@ def test_annual_file(tmp_path, soil, nitrogen):
             else:
                 np.testing.assert_allclose(at("rh", k), a["mimics:cHresp"], rtol=1e-6)
                 np.testing.assert_allclose(at("nep", k), a["cnpp"] - a["mimics:cHresp"], rtol=1e-6)
+                np.testing.assert_allclose(at("nbp", k), a["cnpp"] - a["mimics:cHresp"], rtol=1e-6)
                 som = sum(a[f"mimics:c{p}"] for p in ("MICr", "MICk", "SOMa", "SOMc", "SOMp"))
                 np.testing.assert_allclose(at("cSoil", k), som / 365, rtol=1e-6)
                 np.testing.assert_allclose(at("cMIC", k), (a["mimics:cMICr"] + a["mimics:cMICk"]) / 365, rtol=1e-6)

@@ -121,12 +121,16 @@ def _registry() -> dict[str, OutVar]:
            standard_name="surface_upward_mass_flux_of_carbon_dioxide_expressed_as_carbon_due_to_"
                          "heterotrophic_respiration", cmip="Lmon/rh",
            comment="litter, coarse woody debris and soil decomposition"),
-        # no disturbance, fire, harvest or land-use change in the model: nbp would equal nep
         _v("nep", _F, "net carbon mass flux out of atmosphere due to net ecosystem productivity on land",
            "flux", {CASA: ("cnpp", "-cresp"), MIMICS: ("cnpp", "-mimics:cHresp")},
            standard_name="surface_net_downward_mass_flux_of_carbon_dioxide_expressed_as_carbon_due_to_"
                          "all_land_processes_excluding_anthropogenic_land_use_change", cmip="Emon/nep",
            comment="npp - rh (sink positive); equals nbp as the model has no disturbance"),
+        _v("nbp", _F, "carbon mass flux out of atmosphere due to net biospheric production on land",
+           "flux", {CASA: ("cnpp", "-cresp"), MIMICS: ("cnpp", "-mimics:cHresp")},
+           standard_name="surface_net_downward_mass_flux_of_carbon_dioxide_expressed_as_carbon_due_to_"
+                         "all_land_processes", cmip="Lmon/nbp",
+           comment="npp - rh: the model has no fire, harvest, disturbance or land-use change"),
         _v("cLitInputMet", _F, "carbon mass flux into metabolic litter (leaf and root litterfall)", "flux",
            {CASA: "cLitInptMet", MIMICS: "mimics:cLitInput_metb"}),
         _v("cLitInputStr", _F, "carbon mass flux into structural litter", "flux",
