@@ -32,3 +32,13 @@ def test_cell_fractions_absolute_and_relative():
     assert cells_failing(prev, cur, np.ones(n, bool)).sum() == 4
     cur[1:3] = prev[1:3]   # 1 % of cells above 1 g m-2, 1 % above 0.1 %
     assert equilibrium_criteria(prev, cur, np.full(n, 1.0), np.ones(n, bool)).passed
+
+
+def test_empty_cells_can_pass_the_relative_criterion():
+    # barren cells losing their last traces of soil C keep a constant relative change per
+    # cycle; below 1 g C m-2 the relative limit is 0.1 % of 1 g (0.001 g)
+    prev = np.array([1.0e-5, 1.0e-5, 0.5, 0.5])
+    cur = prev - np.array([1.0e-7, 0.0, 4.0e-4, 2.0e-3])
+    c = equilibrium_criteria(prev, cur, np.ones(4), np.ones(4, bool))
+    assert c.frac_cells_gt_0p1pct == pytest.approx(0.25)       # only the last: 0.002 g > 0.001 g
+    assert cells_failing(prev, cur, np.ones(4, bool)).tolist() == [False, False, False, True]

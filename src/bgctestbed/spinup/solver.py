@@ -34,7 +34,7 @@ import numpy as np
 from ..errors import BgcError
 from ..model import ModelConfig, State, _year
 from ..physics.mimics import MimicsPools
-from .criteria import (LIMIT_CELL_ABS, LIMIT_CELL_REL, LIMIT_FRACTION, LIMIT_GLOBAL_PGC, Criteria, cells_failing,
+from .criteria import (LIMIT_FRACTION, LIMIT_GLOBAL_PGC, Criteria, cell_limit, cells_failing,
                        equilibrium_criteria, soil_carbon)
 
 # Continuous state fields packed into the per-cell solver vector: (name, width, kept >= 0).
@@ -381,9 +381,8 @@ def newton_fixed_point(evaluate, x, phase, ctot, *, area_m2, simulated, nonneg, 
         cx, cg = ctot(xc, phc), ctot(gc, phg)
         d = np.abs(cg - cx)
         dist = np.abs(ctot(dxc, phc))       # predicted distance to the steady state
-        lim_abs, lim_rel = tight * LIMIT_CELL_ABS, tight * LIMIT_CELL_REL * np.abs(cx)
         # a cell counts for both criteria: within 1 g m-2 and within 0.1 % (times `tight`)
-        lim = np.minimum(lim_abs, lim_rel)
+        lim = tight * cell_limit(cx)
         tight_ok = ~sim | ((d <= lim) & (dist <= lim))
         fc = _cell_norm(dxc, xc, xc, scale, merit_cols)
         rc = _cell_norm(gc - xc, xc, gc, scale, merit_cols)
@@ -395,7 +394,7 @@ def newton_fixed_point(evaluate, x, phase, ctot, *, area_m2, simulated, nonneg, 
             progress(f"iteration {it - 1}: {crit.summary()}, {int((~tight_ok).sum())} cells not yet "
                      f"within {tight:g} x criteria, max scaled Newton correction "
                      f"{np.max(fc[act], initial=0):.2e}")
-        lim1 = np.minimum(LIMIT_CELL_ABS, LIMIT_CELL_REL * np.abs(cx))
+        lim1 = cell_limit(cx)
         loose_ok = ~sim | ((d <= lim1) & (dist <= lim1))
         not_tight.append(int((~(tight_ok | out_of_bounds)).sum()))
         # done: the criteria hold with margin (a share of cells may fail, as in the criteria)
@@ -471,7 +470,7 @@ def anderson_fixed_point(cycle_map, x, phase, ctot, *, simulated, nonneg, area_m
         xn, gn = np.array(xk), np.array(gk)
         cx, cg = ctot(xk, phk), ctot(gk, phg)
         dc = np.abs(cg - cx)
-        tight_ok = ~sim | (dc <= tight * np.minimum(LIMIT_CELL_ABS, LIMIT_CELL_REL * np.abs(cx)))
+        tight_ok = ~sim | (dc <= tight * cell_limit(cx))
         crit = equilibrium_criteria(cx, cg, area_m2, simulated)
         scale = np.abs(xn) + np.abs(gn) + _scales(xn, sim)
         f = (gn - xn) / scale
