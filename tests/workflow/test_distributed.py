@@ -1,0 +1,51 @@
+"""Runs on a 2-worker dask LocalCluster equal the in-process run bit for bit."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from bgctestbed import workflow
+from bgctestbed.config import parse_config
+from bgctestbed.io.checkpoint import read_restart
+
+from .test_workflow import states_equal
+
+pytest.importorskip("distributed")
+
+
+def small_config(folder, **over):
+    data = {"run": {"output_dir": str(folder), "configurations": ["casa-cn", "mimics-cn"], "report": False},
+            "inputs": {"cell_stride": 97},
+            "spinup": {"prespin_years": 2, "cycle": [1901, 1902], "max_cycles": 2, "checkpoint_every": 1},
+            "historical": {"years": [1901, 1902]},
+            "scenario": {"years": [1903, 1903], "output": "daily"}}
+    for sec, kv in over.items():
+        data.setdefault(sec, {}).update(kv)
+    return parse_config(data, folder / "c.toml")
+
+
+def outputs_equal(a, b, names):
+    for name in names:
+        for f in sorted((a / name).glob("*.nc")):
+            if f.name.startswith("checkpoint"):
+                continue
+            if f.name.startswith("restart"):
+                states_equal(read_restart(f)[0], read_restart(b / name / f.name)[0])
+                continue
+            with xr.open_dataset(f) as x, xr.open_dataset(b / name / f.name) as y:
+                assert set(x.data_vars) == set(y.data_vars)
+                for v in x.data_vars:
+                    np.testing.assert_array_equal(x[v].values, y[v].values, err_msg=f"{f.name} {v}")
+        la = (a / name / "spinup_log.csv").read_text().splitlines()
+        lb = (b / name / "spinup_log.csv").read_text().splitlines()
+        assert [r.rsplit(",", 1)[0] for r in la] == [r.rsplit(",", 1)[0] for r in lb]   # but wall times
+
+
+def test_two_workers_equal_one_process(tmp_path):
+    local = workflow.run_config(small_config(tmp_path / "a"), quiet=True)
+    dist = workflow.run_config(small_config(tmp_path / "b", compute={"workers": 2}), quiet=True)
+    assert dist.ex.nchunks == 2 and local.ex.nchunks == 1
+    names = [m.name for m in local.members]
+    outputs_equal(tmp_path / "a", tmp_path / "b", names)
+    for name in names:
+        assert (tmp_path / "a" / name / "scenario_daily.nc").exists()
