@@ -186,15 +186,18 @@ def make_executor(n: int, compute: dict) -> LocalExecutor:
 def select_device(kind: str) -> None:
     """Make JAX run on `kind` ("cpu" or "gpu"; "" leaves JAX's own choice). Must come before
     JAX creates its first array; dask workers started afterwards inherit the choice."""
-    if not kind:
-        return
-    platform = {"cpu": "cpu", "gpu": "cuda"}[kind]
-    os.environ["JAX_PLATFORMS"] = platform
-    jax.config.update("jax_platforms", platform)
-    try:
-        devices = jax.devices()
-    except RuntimeError as exc:
-        raise ConfigError(f"--device {kind}: JAX finds no {kind.upper()} ({str(exc).splitlines()[0]}); "
-                          + ("install the CUDA build: pip install -U 'jax[cuda12]'" if kind == "gpu" else "")) from None
-    if devices[0].platform not in (platform, kind):
-        raise ConfigError(f"--device {kind}: JAX already runs on {devices[0].platform} in this process")
+    if kind == "cpu":
+        os.environ["JAX_PLATFORMS"] = "cpu"
+        jax.config.update("jax_platforms", "cpu")
+        if jax.default_backend() != "cpu":
+            raise ConfigError("--device cpu: JAX already runs on another device in this process")
+    elif kind == "gpu":
+        # JAX prefers a GPU when it finds one: asking is enough, and workers do the same
+        try:
+            jax.devices("gpu")
+        except RuntimeError:
+            raise ConfigError(f"--device gpu: JAX finds no GPU (platforms present: "
+                              f"{', '.join(sorted({d.platform for d in jax.devices()}))}); install the "
+                              "CUDA build with: pip install -U 'jax[cuda12]'") from None
+        if jax.default_backend() != "gpu":
+            raise ConfigError("--device gpu: JAX already runs on the CPU in this process")

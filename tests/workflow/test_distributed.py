@@ -14,11 +14,11 @@ pytest.importorskip("distributed")
 
 
 def small_config(folder, **over):
-    data = {"run": {"output_dir": str(folder), "configurations": ["casa-cn", "mimics-cn"], "report": False},
+    data = {"run": {"output_dir": str(folder), "configurations": ["casa-cn", "mimics-c"], "report": False},
             "inputs": {"cell_stride": 97},
-            "spinup": {"prespin_years": 2, "cycle": [1901, 1902], "max_cycles": 2, "checkpoint_every": 1},
-            "historical": {"years": [1901, 1902]},
-            "scenario": {"years": [1903, 1903], "output": "daily"}}
+            "spinup": {"prespin_years": 1, "cycle": [1901, 1902], "max_cycles": 2, "checkpoint_every": 1},
+            "historical": {"years": [1901, 1901]},
+            "scenario": {"years": [1902, 1902], "output": "daily"}}
     for sec, kv in over.items():
         data.setdefault(sec, {}).update(kv)
     return parse_config(data, folder / "c.toml")
@@ -49,3 +49,31 @@ def test_two_workers_equal_one_process(tmp_path):
     outputs_equal(tmp_path / "a", tmp_path / "b", names)
     for name in names:
         assert (tmp_path / "a" / name / "scenario_daily.nc").exists()
+
+
+def test_device_cpu_is_honoured(tmp_path, monkeypatch):
+    import jax
+
+    from bgctestbed.executor import select_device
+
+    monkeypatch.setenv("JAX_PLATFORMS", "")
+    select_device("cpu")
+    run = workflow.Run(small_config(tmp_path, run={"configurations": ["casa-c"]}, compute={"device": "cpu"}),
+                       quiet=True)
+    assert {d.platform for d in run.members[0].pj["sla"].devices()} == {"cpu"}
+    assert jax.default_backend() == "cpu"
+
+
+def test_device_gpu_without_gpu_is_a_clean_error(tmp_path):
+    import subprocess
+    import sys
+
+    import jax
+
+    if any(d.platform == "gpu" for d in jax.devices()):
+        pytest.skip("this machine has a GPU")
+    r = subprocess.run([sys.executable, "-m", "bgctestbed.cli", "run", "--preset", "quick", "--device", "gpu",
+                        "--output-dir", str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()] and "no GPU" in r.stderr
+    assert not (tmp_path / "o").exists()
