@@ -77,3 +77,14 @@ def test_device_gpu_without_gpu_is_a_clean_error(tmp_path):
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [r.stderr.strip()] and "no GPU" in r.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_solver_by_chunks_on_workers_equals_the_same_chunks_in_process(tmp_path):
+    over = dict(run={"configurations": ["casa-c"]}, historical={"years": []}, scenario={"years": []},
+                spinup={"method": "solver", "cycle": [1901, 1901]})
+    local = workflow.run_config(small_config(tmp_path / "a", compute={"chunk_cells": 25}, **over), quiet=True)
+    dist = workflow.run_config(small_config(tmp_path / "b", compute={"chunk_cells": 25, "workers": 2}, **over),
+                               quiet=True)
+    assert local.ex.nchunks == dist.ex.nchunks == 2
+    outputs_equal(tmp_path / "a", tmp_path / "b", ["casa-c"])
+    assert "chunk 1" in (tmp_path / "a" / "casa-c" / "spinup_log.csv").read_text()
