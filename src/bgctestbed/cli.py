@@ -16,6 +16,7 @@ from .errors import BgcError
 # Modules providing commands (each defines `register(subparsers)`).
 COMMAND_MODULES = [
     "bgctestbed.commands",
+    "bgctestbed.bench",
     "bgctestbed.world.cli",
     "bgctestbed.analysis.cli",
 ]

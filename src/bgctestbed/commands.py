@@ -19,6 +19,11 @@ def register(sub) -> None:
     p.add_argument("--output-dir", help="override run.output_dir")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run from its restarts and checkpoints")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="run chunks of cells on N dask worker processes on this machine (compute.workers)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run chunks of cells on the dask cluster at ADDRESS (compute.scheduler)")
+    p.add_argument("--device", choices=("cpu", "gpu"), help="JAX platform (compute.device)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
     p.set_defaults(func=_run)
     q = sub.add_parser("init", help="write a commented example run configuration")
@@ -36,9 +41,18 @@ def _run(args) -> int:
         raise ConfigError("give a configuration file or --preset, not both")
     if not args.preset and not args.path:
         raise ConfigError("give a configuration file (.toml or .lst) or --preset")
+    if args.workers is not None and args.scheduler:
+        raise ConfigError("give --workers or --scheduler, not both")
+    if args.workers is not None and args.workers < 0:
+        raise ConfigError("--workers must not be negative")
     if args.path and args.path.endswith(".lst"):
-        if args.resume or args.output_dir:
-            raise ConfigError("--resume and --output-dir apply to TOML configurations, not .lst files")
+        if args.resume or args.output_dir or args.workers is not None or args.scheduler:
+            raise ConfigError("--resume, --output-dir, --workers and --scheduler apply to TOML "
+                              "configurations, not .lst files")
+        if args.device:
+            from .executor import select_device
+
+            select_device(args.device)
         from .legacy import run_lst
 
         run_lst(args.path, progress=not args.quiet)
@@ -46,6 +60,16 @@ def _run(args) -> int:
     cfg = preset_config(args.preset, Path.cwd()) if args.preset else load_config(args.path)
     if args.output_dir:
         cfg["run"]["output_dir"] = str(Path(args.output_dir).resolve())
+    comp = cfg["compute"]
+    if args.workers is not None:
+        comp.update(workers=args.workers, scheduler="")
+    if args.scheduler:
+        comp.update(scheduler=args.scheduler, workers=0)
+    if args.device:
+        comp["device"] = args.device
+    from .executor import select_device
+
+    select_device(comp["device"])     # before the model's first array
     from .workflow import run_config
 
     run = run_config(cfg, resume=args.resume, quiet=args.quiet)

@@ -77,6 +77,16 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "years": Key(list, [], "first and last calendar year continuing the historical run ([] = none)"),
         "output": Key(str, "annual", "'annual' or 'daily' output", ("annual", "daily")),
     },
+    "compute": {
+        "workers": Key(int, 0, "dask.distributed worker processes on this machine (0 = run in this "
+                       "process; results are identical)"),
+        "scheduler": Key(str, "", "address of a running dask scheduler to use instead (e.g. "
+                         "'tcp://host:8786'; '' = none)"),
+        "chunk_cells": Key(int, 0, "cells per chunk (0 = one chunk per worker, or all cells in one "
+                           "process); the steady-state solver decides per chunk, so give the same "
+                           "value to reproduce a distributed solver run in one process"),
+        "device": Key(str, "", "JAX platform: 'cpu', 'gpu' or '' (JAX's default)", ("", "cpu", "gpu")),
+    },
     "options": {
         "cumulative_roots": Key(bool, False, "Q1: root fractions from cumulative depth (reference: off)"),
         "fix_plant_n_update": Key(bool, False, "Q2: update plant N even when leaf C <= 0"),
@@ -154,6 +164,11 @@ def _validate(c: dict, where: str):
         sec = "inputs" if k == "cell_stride" else "spinup"
         if c[sec][k] < 1:
             raise ConfigError(f"{where}: {sec}.{k} must be at least 1")
+    for k in ("workers", "chunk_cells"):
+        if c["compute"][k] < 0:
+            raise ConfigError(f"{where}: compute.{k} must not be negative")
+    if c["compute"]["workers"] and c["compute"]["scheduler"]:
+        raise ConfigError(f"{where}: give compute.workers or compute.scheduler, not both")
     for k in ("prespin_years", "min_cycles"):
         if c["spinup"][k] < 0:
             raise ConfigError(f"{where}: spinup.{k} must not be negative")

@@ -9,6 +9,11 @@ end state. Each phase ends with a NetCDF restart (`restart_<phase>.nc`, exact fl
 spin-up also checkpoints every few cycles, so `resume` continues an interrupted run and gives
 the identical result. Transient phases step all configurations through a year together, so
 each year's forcing is made once.
+
+The model runs through an executor (`executor.py`): in this process, or by chunks of cells on
+dask.distributed workers, with identical results. The driver keeps the whole state between
+cycles and years (~30 floats per cell) for the global equilibrium criteria, the checks and the
+restarts; forcing is made where the chunk runs.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import numpy as np
 from . import __version__
 from .config import CONFIGURATIONS, PHASES, Config
 from .errors import ConfigError, InputError, ModelError
+from .executor import make_executor, select_device
 from .init import cold_start, mimics_pools, restart_state
 from .io.atomic import write_text
 from .io.checkpoint import read_restart, write_restart
@@ -66,7 +72,8 @@ class ForcingSource:
     sites: Sites
     description: str
 
-    def year(self, y: int) -> dict:
+    def year(self, y: int, cells: slice | None = None) -> dict:
+        """Forcing of year `y` for the run's cells, or the part `cells` of them."""
         raise NotImplementedError
 
 
@@ -76,9 +83,9 @@ class WorldSource(ForcingSource):
         self.sites = subset_sites(world.sites, idx, world.n / idx.size)
         self.description = f"embedded world {world.path} (seed {world.seed})"
 
-    def year(self, y: int) -> dict:
+    def year(self, y: int, cells: slice | None = None) -> dict:
         f = self.world.forcing(y)
-        return f.model_inputs(self.idx, np.float32)
+        return f.model_inputs(self.idx if cells is None else self.idx[cells], np.float32)
 
 
 class FileSource(ForcingSource):
@@ -89,7 +96,7 @@ class FileSource(ForcingSource):
         self.sites = subset_sites(sites, idx, sites.n / idx.size)
         self.description = f"met files {met_template}"
 
-    def year(self, y: int) -> dict:
+    def year(self, y: int, cells: slice | None = None) -> dict:
         from .io.testbed import check_sites_match_met, read_met
 
         path = Path(self.template.replace("{year}", str(y)))
@@ -99,7 +106,7 @@ class FileSource(ForcingSource):
         check_sites_match_met(self.full_sites, grid, path)
         if forcing.nyears != 1:
             raise InputError(path, f"expected one year of daily forcing, found {forcing.nyears}")
-        return forcing.model_inputs(self.idx, np.float32)
+        return forcing.model_inputs(self.idx if cells is None else self.idx[cells], np.float32)
 
 
 def open_source(cfg: Config) -> ForcingSource:
@@ -120,6 +127,25 @@ def to_device(f: dict) -> dict:
     return {k: jnp.asarray(v, jnp.float64) for k, v in f.items()}
 
 
+# Tasks on one chunk of cells (module functions: dask workers import them by name)
+
+def _year_task(state, forcing, p, model, output: str | None = None):
+    """One year; with `output` ("annual" or "daily") also the year's outputs (on the host)."""
+    state, acc, ys = run_year(state, to_device(forcing), p, model, daily=output == "daily")
+    if output is None:
+        return state
+    return state, jax.tree.map(np.asarray, ys if output == "daily" else acc)
+
+
+def _solve_task(state, cycle: list, p, model, area, simulated, name: str | None):
+    from .spinup.solver import solve_periodic
+
+    def progress(msg):
+        log.info("%s: %s", name, msg)
+    return solve_periodic(jax.tree.map(jnp.asarray, state), _DeviceCycle(cycle), p, model, area_m2=area,
+                          simulated=simulated, progress=progress if name else None)
+
+
 # ---------------------------------------------------------------------------------------------
 # One model configuration ("member") of the run
 # ---------------------------------------------------------------------------------------------
@@ -137,6 +163,9 @@ class Member:
     phase_done: str = ""        # last completed phase
     residual: np.ndarray | None = None   # cTOT change over the last spin-up cycle, g C m-2
     info: dict = field(default_factory=dict)
+    pc: list | None = None      # per-chunk handles of pj, p_ad (see executor.py)
+    pc_ad: list | None = None
+    mc: object = None           # the model configuration, shared with the chunks
 
     def restart(self, phase: str) -> Path:
         return self.dir / f"restart_{phase}.nc"
@@ -204,6 +233,7 @@ def check_state(state: State, m: Member, where: str) -> None:
 class Run:
     def __init__(self, cfg: Config, *, resume: bool = False, quiet: bool = False):
         self.cfg, self.resume, self.quiet = cfg, resume, quiet
+        select_device(cfg["compute"]["device"])     # before the first array
         self.out = cfg.output_dir
         self.source = open_source(cfg)
         self.sites = self.source.sites
@@ -211,8 +241,28 @@ class Run:
         self.simulated = np.asarray(self.members[0].p["active"], bool)
         self.area = np.asarray(self.sites.landarea, np.float64)
         self.timings: dict = {}
+        self.ex = make_executor(self.sites.n, cfg["compute"])
+        for m in self.members:
+            m.pc, m.mc = self.ex.split(m.pj), self.ex.share(m.model)
+            m.pc_ad = self.ex.split(m.p_ad) if m.p_ad is not None else None
+
+    def close(self) -> None:
+        self.ex.close()
 
     # --- helpers -----------------------------------------------------------------------------
+    def _forcing(self, y: int) -> list:
+        """Year `y`'s forcing on the device of every chunk."""
+        return self.ex.map(to_device, self.ex.forcing(self.source, y))
+
+    def _years(self, m: Member, state: State, forcings, pc):
+        """Run `state` through the years of `forcings` (each per-chunk handles), yielding after
+        each year (progress); the end state becomes `m.state`."""
+        st = self.ex.split(state)
+        for f in forcings:
+            st = self.ex.map(_year_task, st, f, pc, m.mc)
+            yield
+        m.state = jax.tree.map(jnp.asarray, self.ex.gather(st))
+
     def _bar(self, total, desc):
         from tqdm import tqdm
 
@@ -306,12 +356,10 @@ class Run:
         sp = self.cfg["spinup"]
         n = sp["prespin_years"]
         t0 = time.perf_counter()
-        f = to_device(self.source.year(sp["prespin_year"])) if n else None
+        f = self._forcing(sp["prespin_year"]) if n else None
         for m in members:
-            m.state = cold_state(m, self.sites)
             with self._bar(n, f"{m.name} prespin {sp['prespin_year']}") as bar:
-                for _ in range(n):
-                    m.state, _, _ = run_year(m.state, f, m.pj, m.model)
+                for _ in self._years(m, cold_state(m, self.sites), [f] * n, m.pc):
                     bar.update()
             check_state(m.state, m, "the prespin")
             self._save(m, "prespin", years=n)
@@ -319,15 +367,17 @@ class Run:
         self.timings["prespin_s"] = time.perf_counter() - t0
 
     def _cycle_forcing(self) -> list:
+        """The spin-up cycle's forcing by year, each per-chunk handles of host float32 arrays
+        (on the device one year at a time)."""
         y0, y1 = self.cfg["spinup"]["cycle"]
         t0 = time.perf_counter()
         years = []
         with self._bar(y1 - y0 + 1, "forcing cycle") as bar:
             for y in range(y0, y1 + 1):
-                years.append(self.source.year(y))
+                years.append(self.ex.forcing(self.source, y))
                 bar.update()
         self.timings["cycle_forcing_s"] = time.perf_counter() - t0
-        return _DeviceCycle(years)
+        return years
 
     def spinup(self, m: Member, cycle) -> None:
         sp = self.cfg["spinup"]
@@ -335,8 +385,8 @@ class Run:
         if sp["method"] == "solver":
             self._spin_solver(m, cycle)
         else:
-            stages = [("accelerated", m.p_ad), ("normal", m.pj)] if (m.p_ad is not None and
-                                                                    sp["accelerated"]) else [("normal", m.pj)]
+            stages = [("accelerated", m.pc_ad), ("normal", m.pc)] if (m.p_ad is not None and
+                                                                     sp["accelerated"]) else [("normal", m.pc)]
             ck = m.dir / "checkpoint_spinup.nc"
             start_stage, start_cycle, rows = 0, 0, []
             if self.resume and ck.exists():
@@ -350,17 +400,17 @@ class Run:
                 start_stage, start_cycle = (at[0] + 1, 0) if meta["stage_done"] else at
                 log.info("%s: spin-up resumed after %s cycle %d", m.name, stages[at[0]][0], at[1])
             for si in range(start_stage, len(stages)):
-                name, pj = stages[si]
+                name, pc = stages[si]
                 first = start_cycle if si == start_stage else 0
                 if name == "normal" and si > 0 and first == 0:
                     m.state = rescale_passive(m.state, sp["passive_factor"], m.model.nitrogen)
-                self._brute_stage(m, cycle, name, si, pj, first, rows, ck)
+                self._brute_stage(m, cycle, name, si, pc, first, rows, ck)
             ck.unlink(missing_ok=True)
         m.info["spinup_wall_s"] = time.perf_counter() - t0
         self._save(m, "spinup", **{k: v for k, v in m.info.items() if isinstance(v, (int, float, str, bool))})
         m.phase_done = "spinup"
 
-    def _brute_stage(self, m, cycle, stage, si, pj, first, rows, ck) -> None:
+    def _brute_stage(self, m, cycle, stage, si, pc, first, rows, ck) -> None:
         sp = self.cfg["spinup"]
         ny = len(cycle)
         prev = soil_carbon(m.state, m.p)
@@ -370,8 +420,7 @@ class Run:
         k, crit = first, None
         try:
             while k < sp["max_cycles"]:
-                for y in range(ny):
-                    m.state, _, _ = run_year(m.state, cycle[y], pj, m.model)
+                for _ in self._years(m, m.state, cycle, pc):
                     bar.update()
                 k += 1
                 check_state(m.state, m, f"spin-up cycle {k}")
@@ -398,16 +447,15 @@ class Run:
                         m.name, stage, k, crit.summary() if crit else "no cycle run")
 
     def _spin_solver(self, m: Member, cycle) -> None:
-        from .spinup.solver import solve_periodic
-
-        def progress(msg):
-            if not self.quiet:
-                log.info("%s: %s", m.name, msg)
-        m.state, rep = solve_periodic(m.state, cycle, m.pj, m.model, area_m2=self.area,
-                                      simulated=self.simulated, progress=progress)
+        ex = self.ex
+        res = ex.map(_solve_task, ex.split(m.state), [[f[i] for f in cycle] for i in range(ex.nchunks)],
+                     m.pc, m.mc, ex.split(self.area), ex.split(self.simulated), None if self.quiet else m.name)
+        m.state = jax.tree.map(jnp.asarray, ex.gather(ex.pick(res, 0)))
+        rep = self._merge_reports(m, ex.collect(ex.pick(res, 1)))
         m.residual = np.where(self.simulated, np.asarray(rep.residual, np.float64), 0.0)
-        rows = [dict(stage="solver" if "iteration" in h else "cycle", cycle=i + 1, years=h.get("years", ""),
-                     **_crit_cols(h)) for i, h in enumerate(rep.history)]
+        rows = [dict(stage=("solver" if "iteration" in h else "cycle") +
+                     (f" chunk {h['chunk']}" if "chunk" in h else ""), cycle=i + 1,
+                     years=h.get("years", ""), **_crit_cols(h)) for i, h in enumerate(rep.history)]
         if rep.criteria is not None:
             rows.append(dict(stage="confirmation", cycle=len(rows) + 1, years=rep.forward_years,
                              **_crit_cols(rep.criteria.as_dict()), wall_s=round(rep.wall_s, 3)))
@@ -420,6 +468,27 @@ class Run:
             log.warning("%s: the solver did not meet the criteria (%s)", m.name,
                         rep.criteria.summary() if rep.criteria else "no confirmation")
 
+    def _merge_reports(self, m: Member, reps: list):
+        """One report of the solver runs on the chunks: the criteria over all cells, the
+        chunks' histories one after the other (marked with their chunk)."""
+        import dataclasses
+
+        if len(reps) == 1:
+            return reps[0]
+        residual = np.concatenate([np.asarray(r.residual, np.float64) for r in reps])
+        crit = None
+        if all(r.criteria is not None for r in reps):
+            cur = soil_carbon(m.state, m.p)
+            crit = equilibrium_criteria(cur - residual, cur, self.area, self.simulated)
+        return dataclasses.replace(
+            reps[0], converged=bool(crit is not None and crit.passed), criteria=crit, residual=residual,
+            cycles=max(r.cycles for r in reps), iterations=max(r.iterations for r in reps),
+            forward_years=max(r.forward_years for r in reps), wall_s=max(r.wall_s for r in reps),
+            forward_equivalent_years=max(r.forward_equivalent_years for r in reps),
+            fallback_cells=np.concatenate([r.fallback_cells for r in reps]),
+            unsolved_cells=np.concatenate([r.unsolved_cells for r in reps]),
+            history=[dict(h, chunk=i) for i, r in enumerate(reps) for h in r.history])
+
     def transient(self, members, phase: str, years, output: str) -> None:
         from .io.cfout import CFWriter
 
@@ -429,19 +498,22 @@ class Run:
             if m.state is None:
                 raise ConfigError(f"{m.name}: no state to start the {phase} run from")
         t0 = time.perf_counter()
-        daily = output == "daily"
         # outputs appear only when the whole phase has run (the writers rename on close)
         with contextlib.ExitStack() as stack, self._bar(y1 - y0 + 1, f"{phase} {y0}-{y1}") as bar:
             writers = [stack.enter_context(CFWriter(m.dir / f"{phase}_{output}.nc", self.sites, m.model,
                                                     frequency=output, attrs=self._attrs(m, phase)))
                        for m in members]
+            states = [self.ex.split(m.state) for m in members]
             for y in range(y0, y1 + 1):
-                f = to_device(self.source.year(y))
-                for m, w in zip(members, writers):
-                    m.state, acc, ys = run_year(m.state, f, m.pj, m.model, daily=daily)
-                    w.append(y, ys if daily else acc)
+                f = self._forcing(y)
+                # every configuration's year is under way before the first outputs are written
+                res = [self.ex.map(_year_task, st, f, m.pc, m.mc, output) for m, st in zip(members, states)]
+                states = [self.ex.pick(r, 0) for r in res]
+                for r, w in zip(res, writers):
+                    w.append(y, self.ex.gather(self.ex.pick(r, 1), axis=-1))
                 bar.update()
-            for m in members:
+            for m, st in zip(members, states):
+                m.state = jax.tree.map(jnp.asarray, self.ex.gather(st))
                 check_state(m.state, m, f"the {phase} run")
         for m in members:
             self._save(m, phase, years=[y0, y1], previous=prev)
@@ -509,5 +581,8 @@ def _read_log(path: Path) -> list:
 
 def run_config(cfg: Config, *, resume: bool = False, quiet: bool = False) -> Run:
     run = Run(cfg, resume=resume, quiet=quiet)
-    run.execute()
+    try:
+        run.execute()
+    finally:
+        run.close()
     return run

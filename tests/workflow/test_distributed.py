@@ -1,0 +1,90 @@
+"""Runs on a 2-worker dask LocalCluster equal the in-process run bit for bit."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from bgctestbed import workflow
+from bgctestbed.config import parse_config
+from bgctestbed.io.checkpoint import read_restart
+
+from .test_workflow import states_equal
+
+pytest.importorskip("distributed")
+
+
+def small_config(folder, **over):
+    data = {"run": {"output_dir": str(folder), "configurations": ["casa-cn", "mimics-c"], "report": False},
+            "inputs": {"cell_stride": 97},
+            "spinup": {"prespin_years": 1, "cycle": [1901, 1902], "max_cycles": 2, "checkpoint_every": 1},
+            "historical": {"years": [1901, 1901]},
+            "scenario": {"years": [1902, 1902], "output": "daily"}}
+    for sec, kv in over.items():
+        data.setdefault(sec, {}).update(kv)
+    return parse_config(data, folder / "c.toml")
+
+
+def outputs_equal(a, b, names):
+    for name in names:
+        for f in sorted((a / name).glob("*.nc")):
+            if f.name.startswith("checkpoint"):
+                continue
+            if f.name.startswith("restart"):
+                states_equal(read_restart(f)[0], read_restart(b / name / f.name)[0])
+                continue
+            with xr.open_dataset(f) as x, xr.open_dataset(b / name / f.name) as y:
+                assert set(x.data_vars) == set(y.data_vars)
+                for v in x.data_vars:
+                    np.testing.assert_array_equal(x[v].values, y[v].values, err_msg=f"{f.name} {v}")
+        la = (a / name / "spinup_log.csv").read_text().splitlines()
+        lb = (b / name / "spinup_log.csv").read_text().splitlines()
+        assert [r.rsplit(",", 1)[0] for r in la] == [r.rsplit(",", 1)[0] for r in lb]   # but wall times
+
+
+def test_two_workers_equal_one_process(tmp_path):
+    local = workflow.run_config(small_config(tmp_path / "a"), quiet=True)
+    dist = workflow.run_config(small_config(tmp_path / "b", compute={"workers": 2}), quiet=True)
+    assert dist.ex.nchunks == 2 and local.ex.nchunks == 1
+    names = [m.name for m in local.members]
+    outputs_equal(tmp_path / "a", tmp_path / "b", names)
+    for name in names:
+        assert (tmp_path / "a" / name / "scenario_daily.nc").exists()
+
+
+def test_device_cpu_is_honoured(tmp_path, monkeypatch):
+    import jax
+
+    from bgctestbed.executor import select_device
+
+    monkeypatch.setenv("JAX_PLATFORMS", "")
+    select_device("cpu")
+    run = workflow.Run(small_config(tmp_path, run={"configurations": ["casa-c"]}, compute={"device": "cpu"}),
+                       quiet=True)
+    assert {d.platform for d in run.members[0].pj["sla"].devices()} == {"cpu"}
+    assert jax.default_backend() == "cpu"
+
+
+def test_device_gpu_without_gpu_is_a_clean_error(tmp_path):
+    import subprocess
+    import sys
+
+    import jax
+
+    if any(d.platform == "gpu" for d in jax.devices()):
+        pytest.skip("this machine has a GPU")
+    r = subprocess.run([sys.executable, "-m", "bgctestbed.cli", "run", "--preset", "quick", "--device", "gpu",
+                        "--output-dir", str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()] and "no GPU" in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_solver_by_chunks_on_workers_equals_the_same_chunks_in_process(tmp_path):
+    over = dict(run={"configurations": ["casa-c"]}, historical={"years": []}, scenario={"years": []},
+                spinup={"method": "solver", "cycle": [1901, 1901]})
+    local = workflow.run_config(small_config(tmp_path / "a", compute={"chunk_cells": 25}, **over), quiet=True)
+    dist = workflow.run_config(small_config(tmp_path / "b", compute={"chunk_cells": 25, "workers": 2}, **over),
+                               quiet=True)
+    assert local.ex.nchunks == dist.ex.nchunks == 2
+    outputs_equal(tmp_path / "a", tmp_path / "b", ["casa-c"])
+    assert "chunk 1" in (tmp_path / "a" / "casa-c" / "spinup_log.csv").read_text()
