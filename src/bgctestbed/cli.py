@@ -17,6 +17,7 @@ from .errors import BgcError
 COMMAND_MODULES = [
     "bgctestbed.commands",
     "bgctestbed.bench",
+    "bgctestbed.ensemble",
     "bgctestbed.world.cli",
     "bgctestbed.analysis.cli",
 ]

@@ -234,7 +234,8 @@ def _mimics_day(state: State, met: dict, p: dict, cfg: ModelConfig, c: dict):
     cwd2str = (1.0 - fco2) * cwd_dec
     uc = p["mim_uc"]
     cellp = dict(depth=p["mim_depth"], uc=uc, Kmod=p["mim_Kmod"], desorp=p["mim_desorp"],
-                 fPHYS_r=p["mim_fPHYS_r"], fPHYS_k=p["mim_fPHYS_k"], active=act)
+                 fPHYS_r=p["mim_fPHYS_r"], fPHYS_k=p["mim_fPHYS_k"], active=act,
+                 **{k: p[f"mim_{k}"] for k in mim.CELL_KINETICS if f"mim_{k}" in p})
     nkw = {}
     if n_on:
         dn = veg.delplant_n(kpl, state.nplant, fracnalloc, nup, dp["cleaf2str"], dp["croot2str"], p)

@@ -153,14 +153,23 @@ def moisture_scalar(theta_liq, theta_frzn, params, nitrogen: bool):
     return jnp.ones_like(theta_liq)
 
 
-def _rates(tsoilavg, theta_liq, theta_frzn, cnppan, fmet, kmod, desorp, mp, nitrogen):
-    """Per-day constants; kmod is a sequence of 6 (n,) arrays. Vmax, Km as 6-tuples."""
+# Vmax/Km parameters that a cell may carry as (n, 6) arrays instead of the constants of
+# `MimicsParams` (ensembles and gradients need them traced, not baked into the compiled code)
+CELL_KINETICS = ("Vslope", "Vint", "av", "Kslope", "Kint", "ak")
+
+
+def _rates(tsoilavg, theta_liq, theta_frzn, cnppan, fmet, kmod, desorp, mp, nitrogen, kin=None):
+    """Per-day constants; kmod is a sequence of 6 (n,) arrays. Vmax, Km as 6-tuples.
+    `kin`: optional (n, 6) arrays of some of `CELL_KINETICS` replacing the constants."""
     tsoil = tsoilavg - TK0
     fw = moisture_scalar(theta_liq, theta_frzn, mp, nitrogen)
-    f = float
-    vmax = tuple(jnp.exp(f(mp.Vslope[i]) * tsoil + f(mp.Vint[i])) * f(mp.av[i]) * f(mp.Vmod[i]) * fw
+    kin = kin or {}
+
+    def f(name, i):
+        return kin[name][:, i] if name in kin else float(getattr(mp, name)[i])
+    vmax = tuple(jnp.exp(f("Vslope", i) * tsoil + f("Vint", i)) * f("av", i) * float(mp.Vmod[i]) * fw
                  for i in range(6))
-    km = tuple(jnp.exp(f(mp.Kslope[i]) * tsoil + f(mp.Kint[i])) * f(mp.ak[i]) / kmod[i]
+    km = tuple(jnp.exp(f("Kslope", i) * tsoil + f("Kint", i)) * f("ak", i) / kmod[i]
                for i in range(6))
     # tauMod = MIN(max, MAX(min, sqrt(NPP/denom))); a negative NPP gives NaN, which the
     # reference's MAX maps to the minimum (mimics.md §5.3)
@@ -201,7 +210,8 @@ def _day_rates(drivers, cellp, mp, nitrogen):
     theta_frzn = jnp.minimum(1.0, drivers["frznmoistavg"] / ssat)
     kmod = cellp["Kmod"]
     return _rates(drivers["tsoilavg"], theta_liq, theta_frzn, drivers["CnppAn"], drivers["fmet"],
-                  [kmod[:, i] for i in range(6)], cellp["desorp"], mp, nitrogen)
+                  [kmod[:, i] for i in range(6)], cellp["desorp"], mp, nitrogen,
+                  {k: cellp[k] for k in CELL_KINETICS if k in cellp})
 
 
 # --------------------------------------------------------------------------------------------

@@ -28,14 +28,14 @@ G_PER_PG = 1.0e15
 MIMICS_C = ("LITm", "LITs", "MICr", "MICk", "SOMa", "SOMc", "SOMp")
 
 
-def soil_carbon(state, p: dict) -> np.ndarray:
+def soil_carbon(state, p: dict, xp=np) -> np.ndarray:
     """cTOT per cell (g C m-2) of a model state; `p` holds the cell parameters (for MIMICS,
-    `mim_uc` converts mg cm-3 to g m-2)."""
+    `mim_uc` converts mg cm-3 to g m-2). `xp=jax.numpy` keeps it differentiable."""
     if state.mim is not None:
-        uc = np.asarray(p["mim_uc"])
-        return sum(np.asarray(getattr(state.mim, k), np.float64) for k in MIMICS_C) * uc
-    lit = np.asarray(state.clitter, np.float64)
-    return lit[:, 0] + lit[:, 1] + np.asarray(state.csoil, np.float64).sum(axis=1)
+        uc = xp.asarray(p["mim_uc"])
+        return sum(xp.asarray(getattr(state.mim, k), np.float64) for k in MIMICS_C) * uc
+    lit = xp.asarray(state.clitter, np.float64)
+    return lit[:, 0] + lit[:, 1] + xp.asarray(state.csoil, np.float64).sum(axis=1)
 
 
 @dataclass(frozen=True)
