@@ -122,7 +122,9 @@ def parse_params(specs: list[str]) -> tuple[tuple, np.ndarray]:
             raise ConfigError(f"--param {spec!r}: expected NAME=v1,v2,...")
         names.append(name)
         values.append([_number(name, v, "") for v in vals.split(",")])
-    return tuple(names), np.array(list(itertools.product(*values)), np.float64).reshape(-1, len(names))
+    if not names:
+        return (), np.empty((0, 0))
+    return tuple(names), np.array(list(itertools.product(*values)), np.float64)
 
 
 def read_samples(path) -> tuple[tuple, np.ndarray]:
@@ -391,7 +393,8 @@ def _main(args) -> int:
         # the gradient at each member: its own multipliers, 1 for parameters it does not vary
         alln = names + tuple(n for n in grad_names if n not in names)
         xs = np.ones((max(len(x), 1), len(alln)))
-        xs[:, :len(names)] = x if names else xs[:, :0]
+        if names:
+            xs[:, :len(names)] = x
         idx = [alln.index(n) for n in grad_names]
         print(f"d(global litter + soil C at the end of {years[1]}) / d(multiplier), Pg C "
               f"(elasticity d ln C / d ln multiplier in brackets):")

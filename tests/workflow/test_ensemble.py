@@ -5,6 +5,7 @@ import dataclasses
 import jax
 import numpy as np
 import pytest
+import xarray as xr
 
 from bgctestbed import ensemble as E
 from bgctestbed.cli import main
@@ -34,7 +35,7 @@ def single_run(ens, model, p):
     return jax.tree.map(np.asarray, acc)
 
 
-def test_ensemble_equals_single_runs(mimics):
+def test_ensemble_equals_single_runs(mimics, tmp_path):
     names = ("Vint", "Kslope", "q10soil")
     x = np.array([[1.0, 1.0, 1.0], [1.01, 0.9, 1.2]])
     res = mimics.run(names, x, YEARS)
@@ -50,6 +51,11 @@ def test_ensemble_equals_single_runs(mimics):
     assert not np.allclose(res["cSoil"][0], res["cSoil"][1])     # the parameters do act
     area = np.where(np.asarray(mimics.simulated), mimics.sites.landarea, 0.0)
     np.testing.assert_allclose(res["global_cSoil"][:, 0], res["cSoil"][:, 0] @ area / 1e15, rtol=1e-12)
+    with xr.open_dataset(E.write_ensemble(tmp_path / "e.nc", mimics, names, x, res)) as ds:
+        assert ds["cSoil"].dims == ("ensemble", "time", "cell")
+        np.testing.assert_array_equal(ds["cSoil"].values, res["cSoil"])
+        np.testing.assert_array_equal(ds["Kslope"].values, x[:, 1])
+        assert ds.attrs["initial_state"].startswith("cold start")
 
 
 def test_gradient_matches_finite_difference(mimics):
