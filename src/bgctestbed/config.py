@@ -62,7 +62,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "prespin_year": Key(int, 1901, "year whose forcing is repeated in the prespin"),
         "prespin_years": Key(int, 100, "years of prespin (0 = none)"),
         "cycle": Key(list, [1901, 1920], "first and last year of the spin-up forcing cycle"),
-        "max_cycles": Key(int, 500, "upper limit of spin-up cycles per stage"),
+        "max_cycles": Key(int, 2000, "upper limit of spin-up cycles per stage (the criteria normally stop it first)"),
         "min_cycles": Key(int, 2, "cycles run before the criteria may stop a stage"),
         "accelerated": Key(bool, True, "CASA soil: accelerated-decomposition stage, then passive pools x "
                            "passive_factor, then the normal-rate stage"),
