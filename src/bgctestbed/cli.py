@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "bgctestbed.bench",
     "bgctestbed.world.cli",
     "bgctestbed.analysis.cli",
+    "bgctestbed.check",
 ]
 
 

@@ -125,3 +125,14 @@ def closure(budget: Budget) -> np.ndarray:
     """|residual| / throughput per cell (0 where the throughput is 0)."""
     t = budget.throughput
     return np.where(t > 0.0, np.abs(budget.residual) / np.where(t > 0.0, t, 1.0), 0.0)
+
+
+def budget_outputs(state0, state1, annual: dict, p: dict, *, nitrogen: bool, npp_scalar: float = 1.0) -> dict:
+    """The year's residuals and throughputs as "budget:*" output keys (`io.cfout` budget
+    variables): C always, N in C+N runs (C-only runs budget no N flux)."""
+    bc = carbon_budget(state0, state1, annual, p, npp_scalar=npp_scalar)
+    out = {"budget:residual_c": bc.residual, "budget:throughput_c": bc.throughput}
+    if nitrogen:
+        bn = nitrogen_budget(state0, state1, annual, p, nitrogen=True)
+        out.update({"budget:residual_n": bn.residual, "budget:throughput_n": bn.throughput})
+    return out
