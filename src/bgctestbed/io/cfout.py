@@ -508,11 +508,14 @@ class CFWriter:
         if self._buf is None or self._buf.shape[0] != nrec:
             self._buf = np.full((nrec, self._nlat * self._nlon), FILL, dtype=np.float32)
         i = len(self._nc.dimensions["time"])
-        self._nc["time_bnds"][i:i + nrec] = bnds
-        self._nc["time"][i:i + nrec] = bnds.mean(axis=1)
-        for v in self.variables:
-            self._buf[:, self._flat] = compute(v, self.soil, values, self.frequency).reshape(nrec, self._n)
-            self._nc[v.name][i:i + nrec] = self._buf.reshape(nrec, self._nlat, self._nlon)
+        try:
+            self._nc["time_bnds"][i:i + nrec] = bnds
+            self._nc["time"][i:i + nrec] = bnds.mean(axis=1)
+            for v in self.variables:
+                self._buf[:, self._flat] = compute(v, self.soil, values, self.frequency).reshape(nrec, self._n)
+                self._nc[v.name][i:i + nrec] = self._buf.reshape(nrec, self._nlat, self._nlon)
+        except OSError as exc:     # disk full, quota: one line, and the caller drops the file
+            raise BgcError(f"{self.path}: cannot write output: {exc.strerror or exc}") from None
         self._last_year = year
 
     # -- end -----------------------------------------------------------------------------------------
