@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "bgctestbed.ensemble",
     "bgctestbed.world.cli",
     "bgctestbed.analysis.cli",
+    "bgctestbed.check",
 ]
 
 

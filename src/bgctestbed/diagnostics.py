@@ -58,22 +58,34 @@ def _a(x):
     return np.asarray(x, dtype=np.float64)
 
 
+def _carbon_parts(state, p: dict) -> list:
+    parts = [_a(state.cplant).sum(-1), _a(state.clabile), _a(state.clitter).sum(-1), _a(state.csoil).sum(-1)]
+    if state.mim is not None:
+        parts += [_a(p["mim_uc"]) * _a(getattr(state.mim, k)) for k in MIMICS_POOLS]
+    return parts
+
+
+def _nitrogen_parts(state, p: dict) -> list:
+    parts = [_a(state.nplant).sum(-1), _a(state.nlitter).sum(-1), _a(state.nsoil).sum(-1), _a(state.nsoilmin)]
+    if state.mim is not None:
+        parts += [_a(p["mim_uc"]) * _a(getattr(state.mim, k + "N")) for k in MIMICS_POOLS]
+    return parts
+
+
 def carbon_stock(state, p: dict) -> np.ndarray:
     """Total C per cell, g m-2: plant, labile, litter, SOM and (MIMICS runs) the MIMICS pools."""
-    total = (_a(state.cplant).sum(-1) + _a(state.clabile) + _a(state.clitter).sum(-1)
-             + _a(state.csoil).sum(-1))
-    if state.mim is not None:
-        total = total + _a(p["mim_uc"]) * sum(_a(getattr(state.mim, k)) for k in MIMICS_POOLS)
-    return total
+    return sum(_carbon_parts(state, p))
 
 
 def nitrogen_stock(state, p: dict) -> np.ndarray:
     """Total N per cell, g m-2: plant, litter, SOM, mineral and (MIMICS runs) the MIMICS pools."""
-    total = (_a(state.nplant).sum(-1) + _a(state.nlitter).sum(-1) + _a(state.nsoil).sum(-1)
-             + _a(state.nsoilmin))
-    if state.mim is not None:
-        total = total + _a(p["mim_uc"]) * sum(_a(getattr(state.mim, k + "N")) for k in MIMICS_POOLS)
-    return total
+    return sum(_nitrogen_parts(state, p))
+
+
+def _change(parts, state0, state1, p: dict) -> np.ndarray:
+    """Storage change as the sum of the pools' changes: the difference of the totals would lose
+    to round-off the digits of small changes of large stocks (passive SOM)."""
+    return sum(b - a for a, b in zip(parts(state0, p), parts(state1, p)))
 
 
 def _budget(change, terms: dict, internal, active) -> Budget:
@@ -100,7 +112,7 @@ def carbon_budget(state0, state1, annual: dict, p: dict, *, npp_scalar: float = 
                  npp_scaling=(float(npp_scalar) - 1.0) * (gpp - crp),
                  root_exudate=_a(annual["cRootExud"]), labile_loss=-_a(annual["cLabileLoss"]),
                  heterotrophic_respiration=-_a(annual["cresp"]), clamp=_a(annual["cClamp"]))
-    change = carbon_stock(state1, p) - carbon_stock(state0, p)
+    change = _change(_carbon_parts, state0, state1, p)
     return _budget(change, terms, 0.0, p["active"])
 
 
@@ -108,7 +120,7 @@ def nitrogen_budget(state0, state1, annual: dict, p: dict, *, nitrogen: bool, da
     """N budget of one year (`days` long). nitrogen: the run's N cycle (False: C-only)."""
     _need_terms(annual)
     act = np.asarray(p["active"], bool)
-    change = nitrogen_stock(state1, p) - nitrogen_stock(state0, p)
+    change = _change(_nitrogen_parts, state0, state1, p)
     if not nitrogen:
         dplant = _a(state1.nplant).sum(-1) - _a(state0.nplant).sum(-1)
         return _budget(change, dict(plant_n_rederived=dplant), 0.0, act)
@@ -125,3 +137,14 @@ def closure(budget: Budget) -> np.ndarray:
     """|residual| / throughput per cell (0 where the throughput is 0)."""
     t = budget.throughput
     return np.where(t > 0.0, np.abs(budget.residual) / np.where(t > 0.0, t, 1.0), 0.0)
+
+
+def budget_outputs(state0, state1, annual: dict, p: dict, *, nitrogen: bool, npp_scalar: float = 1.0) -> dict:
+    """The year's residuals and throughputs as "budget:*" output keys (`io.cfout` budget
+    variables): C always, N in C+N runs (C-only runs budget no N flux)."""
+    bc = carbon_budget(state0, state1, annual, p, npp_scalar=npp_scalar)
+    out = {"budget:residual_c": bc.residual, "budget:throughput_c": bc.throughput}
+    if nitrogen:
+        bn = nitrogen_budget(state0, state1, annual, p, nitrogen=True)
+        out.update({"budget:residual_n": bn.residual, "budget:throughput_n": bn.throughput})
+    return out

@@ -22,7 +22,7 @@ import contextlib
 import csv
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import jax
@@ -31,6 +31,7 @@ import numpy as np
 
 from . import __version__
 from .config import CONFIGURATIONS, PHASES, Config
+from .diagnostics import budget_outputs
 from .errors import ConfigError, InputError, ModelError
 from .executor import make_executor, select_device
 from .init import cold_start, mimics_pools, restart_state
@@ -210,20 +211,63 @@ def rescale_passive(state: State, factor: float, nitrogen: bool) -> State:
     return state._replace(csoil=csoil, nsoil=nsoil)
 
 
-def check_state(state: State, m: Member, where: str) -> None:
-    """Stop with the cell and pool when the model produced a non-finite value."""
+# Pools the model keeps non-negative; labile C and mineral N (CASA nsoilmin, MIMICS has none
+# apart) may go negative, as in the reference.
+NONNEGATIVE = ("cplant", "nplant", "clitter", "nlitter", "csoil", "nsoil", "mim")
+
+
+def check_state(state: State, m: Member, where: str, sites: Sites | None = None, replay=None) -> None:
+    """Stop with the configuration, cell and pool when the model produced a non-finite value or
+    a negative value in a pool kept non-negative. `sites` names the cell's id and position;
+    `replay() -> (state at the start of the year, the year's forcing)` lets the error also name
+    the first bad day (the failing year is re-run, for the bad cells only, day by day)."""
     act = np.asarray(m.p["active"])
     for name, x in state._asdict().items():
         if x is None:
             continue
         leaves = x._asdict().items() if name == "mim" else [(name, x)]
         for nm, a in leaves:
-            a = np.asarray(a)
-            bad = ~np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1) & act
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise ModelError(f"{m.name}: non-finite {nm} in cell index {i} "
-                                 f"({int(bad.sum())} cells) after {where}")
+            a = np.asarray(a).reshape(len(act), -1)
+            nonfinite = ~np.isfinite(a).all(axis=1) & act
+            negative = (a < 0).any(axis=1) & act if name in NONNEGATIVE else np.zeros_like(act)
+            bad = nonfinite | negative
+            if not bad.any():
+                continue
+            i = int(np.flatnonzero(bad)[0])
+            what = "non-finite" if nonfinite[i] else "negative"
+            cell = f"cell index {i}"
+            if sites is not None:
+                cell += (f" (id {int(sites.cellid[i])}, lat {float(sites.lat[i]):.2f}, "
+                         f"lon {float(sites.lon[i]):.2f})")
+            day = ""
+            if replay is not None:
+                d = _first_bad_day(m, np.flatnonzero(bad), *replay())
+                day = f", first on day {d} of the year" if d is not None else ""
+            raise ModelError(f"{m.name}: {what} {nm} in {cell} ({int(bad.sum())} cells) "
+                             f"after {where}{day}")
+
+
+def _first_bad_day(m: Member, cells: np.ndarray, state0: State, forcing: dict) -> int | None:
+    """Day of the year (1-365) on which the first daily record of `cells` is non-finite or
+    a daily pool output negative; None if the re-run shows none."""
+    from .io.cfout import variables_for
+
+    def take(a, axis):
+        return None if a is None else jnp.take(jnp.asarray(a), jnp.asarray(cells), axis=axis)
+
+    st = jax.tree.map(lambda a: take(a, 0), state0)
+    f = {k: take(v, -1) for k, v in forcing.items()}
+    p = {k: take(v, 0) for k, v in m.pj.items()}
+    _, _, ys = run_year(st, to_device(f), p, m.model, daily=True)
+    ys = jax.tree.map(np.asarray, ys)
+    bad = np.zeros(365, bool)
+    for v in ys.values():
+        bad |= ~np.isfinite(v.reshape(365, -1)).all(axis=1)
+    pools = {k for v in variables_for(m.model.soil, m.model.nitrogen)
+             if v.kind == "pool" and v.name not in ("nMineral", "DIN") for k in v.keys(m.model.soil)}
+    for k in pools & set(ys):
+        bad |= (ys[k].reshape(365, -1) < 0).any(axis=1)
+    return int(np.argmax(bad)) + 1 if bad.any() else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -500,21 +544,34 @@ class Run:
         t0 = time.perf_counter()
         # outputs appear only when the whole phase has run (the writers rename on close)
         with contextlib.ExitStack() as stack, self._bar(y1 - y0 + 1, f"{phase} {y0}-{y1}") as bar:
+            # budgets (annual outputs): the year's sums need the budget terms, the budget the
+            # states before and after each year
+            budgets = self.cfg["run"]["budgets"] and output == "annual"
+            mcs = [self.ex.share(replace(m.model, budget_terms=True)) if budgets else m.mc for m in members]
             writers = [stack.enter_context(CFWriter(m.dir / f"{phase}_{output}.nc", self.sites, m.model,
-                                                    frequency=output, attrs=self._attrs(m, phase)))
+                                                    frequency=output, attrs=self._attrs(m, phase),
+                                                    budgets=budgets))
                        for m in members]
             states = [self.ex.split(m.state) for m in members]
+            before = [m.state for m in members]
             for y in range(y0, y1 + 1):
                 f = self._forcing(y)
                 # every configuration's year is under way before the first outputs are written
-                res = [self.ex.map(_year_task, st, f, m.pc, m.mc, output) for m, st in zip(members, states)]
-                states = [self.ex.pick(r, 0) for r in res]
-                for r, w in zip(res, writers):
-                    w.append(y, self.ex.gather(self.ex.pick(r, 1), axis=-1))
+                res = [self.ex.map(_year_task, st, f, m.pc, mc, output)
+                       for m, st, mc in zip(members, states, mcs)]
+                starts, states = states, [self.ex.pick(r, 0) for r in res]
+                for k, (m, r, w) in enumerate(zip(members, res, writers)):
+                    values = self.ex.gather(self.ex.pick(r, 1), axis=-1)
+                    after = jax.tree.map(np.asarray, self.ex.gather(states[k]))
+                    check_state(after, m, f"the {phase} run, year {y}", self.sites,
+                                replay=lambda st0=starts[k]: (self.ex.gather(st0), self.ex.gather(f, axis=-1)))
+                    if budgets:
+                        values.update(budget_outputs(before[k], after, values, m.p, nitrogen=m.model.nitrogen))
+                    before[k] = after
+                    w.append(y, values)
                 bar.update()
             for m, st in zip(members, states):
                 m.state = jax.tree.map(jnp.asarray, self.ex.gather(st))
-                check_state(m.state, m, f"the {phase} run")
         for m in members:
             self._save(m, phase, years=[y0, y1], previous=prev)
             m.phase_done = phase

@@ -66,6 +66,8 @@ class OutVar:
     value; a key written "-key" is subtracted. A soil model absent from `sources` does not get
     the variable. `nitrogen`: written in C+N runs only (N is not simulated in C-only runs).
     `cmip`: CMIP6 table/name when the variable has the CMIP meaning (None for model pools).
+    `budget`: a mass-budget diagnostic (`diagnostics.py`), written only when asked for and only
+    in annual files (the budget is of a whole year).
     """
 
     name: str
@@ -77,6 +79,7 @@ class OutVar:
     cmip: str | None = None
     nitrogen: bool = False
     comment: str | None = None
+    budget: bool = False
 
     def applies(self, soil: str, nitrogen: bool) -> bool:
         return (soil in self.sources or BOTH in self.sources) and (nitrogen or not self.nitrogen)
@@ -230,6 +233,19 @@ def _registry() -> dict[str, OutVar]:
         _v("fW", "1", "soil moisture multiplier of decomposition rates", "state",
            {CASA: "fW", MIMICS: "mimics:fW"}),
     ]
+    # --- mass budgets (annual files of runs with run.budgets) ---------------------------------------
+    _why = ("change of total storage over the year minus the sum of the budget terms "
+            "(diagnostics.py); round-off only when the model conserves mass")
+    _scale = "sum of the absolute budget terms and gross internal fluxes: the scale of the residual"
+    b = [_v("budget_residual_c", _F, "carbon budget residual", "flux", {BOTH: "budget:residual_c"},
+            comment=_why),
+         _v("budget_throughput_c", _F, "carbon budget throughput", "flux", {BOTH: "budget:throughput_c"},
+            comment=_scale),
+         _v("budget_residual_n", _F, "nitrogen budget residual", "flux", {BOTH: "budget:residual_n"},
+            comment=_why, nitrogen=True),
+         _v("budget_throughput_n", _F, "nitrogen budget throughput", "flux", {BOTH: "budget:throughput_n"},
+            comment=_scale, nitrogen=True)]
+    v += [replace(x, budget=True) for x in b]
     reg = {x.name: x for x in v}
     assert len(reg) == len(v), "duplicate output variable name"
     return reg
@@ -238,9 +254,10 @@ def _registry() -> dict[str, OutVar]:
 VARIABLES: dict[str, OutVar] = _registry()
 
 
-def variables_for(soil: str, nitrogen: bool) -> list[OutVar]:
-    """The output variables of a run configuration, in registry order."""
-    return [v for v in VARIABLES.values() if v.applies(soil, nitrogen)]
+def variables_for(soil: str, nitrogen: bool, budgets: bool = False) -> list[OutVar]:
+    """The output variables of a run configuration, in registry order (budget variables only
+    with `budgets`)."""
+    return [v for v in VARIABLES.values() if v.applies(soil, nitrogen) and (budgets or not v.budget)]
 
 
 def compute(var: OutVar, soil: str, values: Mapping, frequency: str = "annual") -> np.ndarray:
@@ -304,16 +321,20 @@ class CFWriter:
     temporary name in the same folder and renamed by `close()`; used as a context manager, an
     exception inside the block leaves nothing at `path` (nor the temporary file).
     `attrs`: provenance written as global attributes (non-text values as JSON text).
+    `budgets`: also the budget variables (annual files only; `values` then holds the
+    "budget:*" keys of `diagnostics.budget_outputs`).
     `compression`: "auto" (zlib for annual files, none for daily ones), "zlib", "zstd" (fast,
     but readers need the HDF5 zstd filter) or None.
     """
 
     def __init__(self, path, sites, cfg, *, frequency: str = "annual", attrs: Mapping | None = None,
-                 compression: str | None = "auto"):
+                 compression: str | None = "auto", budgets: bool = False):
         import netCDF4
 
         if frequency not in FREQUENCY:
             raise ValueError(f"frequency must be 'annual' or 'daily', not {frequency!r}")
+        if budgets and frequency != "annual":
+            raise ValueError("budget variables are written in annual files only")
         if compression == "auto":
             # zlib is readable everywhere; it costs ~0.3 s per variable and year of daily
             # global records, so daily files are left uncompressed (as the reference's)
@@ -325,7 +346,7 @@ class CFWriter:
         self.frequency = frequency
         self.soil = cfg.soil
         self.nitrogen = bool(cfg.nitrogen)
-        self.variables = variables_for(self.soil, self.nitrogen)
+        self.variables = variables_for(self.soil, self.nitrogen, budgets)
         self._grid = (np.asarray(sites.ilat, dtype=np.int64) - 1, np.asarray(sites.ilon, dtype=np.int64) - 1)
         self._nlat, self._nlon = len(sites.grid_lat), len(sites.grid_lon)
         self._n = sites.n
@@ -487,11 +508,14 @@ class CFWriter:
         if self._buf is None or self._buf.shape[0] != nrec:
             self._buf = np.full((nrec, self._nlat * self._nlon), FILL, dtype=np.float32)
         i = len(self._nc.dimensions["time"])
-        self._nc["time_bnds"][i:i + nrec] = bnds
-        self._nc["time"][i:i + nrec] = bnds.mean(axis=1)
-        for v in self.variables:
-            self._buf[:, self._flat] = compute(v, self.soil, values, self.frequency).reshape(nrec, self._n)
-            self._nc[v.name][i:i + nrec] = self._buf.reshape(nrec, self._nlat, self._nlon)
+        try:
+            self._nc["time_bnds"][i:i + nrec] = bnds
+            self._nc["time"][i:i + nrec] = bnds.mean(axis=1)
+            for v in self.variables:
+                self._buf[:, self._flat] = compute(v, self.soil, values, self.frequency).reshape(nrec, self._n)
+                self._nc[v.name][i:i + nrec] = self._buf.reshape(nrec, self._nlat, self._nlon)
+        except OSError as exc:     # disk full, quota: one line, and the caller drops the file
+            raise BgcError(f"{self.path}: cannot write output: {exc.strerror or exc}") from None
         self._last_year = year
 
     # -- end -----------------------------------------------------------------------------------------
