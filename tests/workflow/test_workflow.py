@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from bgctestbed import workflow
 from bgctestbed.config import parse_config
@@ -175,37 +176,43 @@ def test_whole_protocol_on_the_reference_grid(tmp_path, reference_dir, method):
         assert (m.dir / "spinup_log.csv").exists()
 
 
-def test_kill_9_then_resume_is_identical(tmp_path, reference_dir):
-    """A process killed with SIGKILL during the spin-up leaves no partial file; --resume then
-    gives the uninterrupted run's state exactly."""
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    def write(folder):
-        inputs = reference_dir / "testbed_outputs" / "inputs"
-        text = f"""
+_KILL_CONFIG = """
 [run]
 output_dir = "out"
 configurations = ["mimics-cn"]
 report = false
 [inputs]
 world = "files"
-gridinfo = "{inputs / 'gridinfo.csv'}"
-soil = "{inputs / 'soil.csv'}"
-phenology = "{reference_dir / 'testbed_inputs' / 'modis_phenology_wtundra.txt'}"
-met = "{inputs / 'met_{year}_{year}.nc'}"
+gridinfo = "{inputs}/gridinfo.csv"
+soil = "{inputs}/soil.csv"
+phenology = "{phen}"
+met = "{inputs}/met_{{year}}_{{year}}.nc"
 [spinup]
 prespin_years = 1
 cycle = [1901, 1903]
-max_cycles = 12
+max_cycles = {cycles}
 checkpoint_every = 2
 [historical]
-years = []
+years = {hist}
 """
+
+
+@pytest.mark.parametrize("phase", ["spinup", "historical"])
+def test_kill_9_then_resume_is_identical(tmp_path, reference_dir, phase):
+    """A process killed with SIGKILL during the spin-up or the historical run leaves no partial
+    file; --resume then gives the uninterrupted run's states and outputs exactly."""
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def write(folder):
         folder.mkdir()
-        (folder / "c.toml").write_text(text)
+        (folder / "c.toml").write_text(_KILL_CONFIG.format(
+            inputs=reference_dir / "testbed_outputs" / "inputs",
+            phen=reference_dir / "testbed_inputs" / "modis_phenology_wtundra.txt",
+            cycles=12 if phase == "spinup" else 1, hist="[]" if phase == "spinup" else "[1901, 1903]"))
         return folder / "c.toml"
 
     cmd = [sys.executable, "-m", "bgctestbed.cli", "run", "-q"]
@@ -213,21 +220,27 @@ years = []
     subprocess.run(cmd + [str(a)], check=True, capture_output=True)
     b = write(tmp_path / "b")
     proc = subprocess.Popen(cmd + [str(b)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ck = tmp_path / "b" / "out" / "mimics-cn" / "checkpoint_spinup.nc"
+    folder = tmp_path / "b" / "out" / "mimics-cn"
+    # the phase is under way once the previous phase's file exists
+    mark = folder / ("checkpoint_spinup.nc" if phase == "spinup" else "restart_spinup.nc")
     deadline = time.time() + 120
-    while not ck.exists() and proc.poll() is None and time.time() < deadline:
+    while not mark.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
-    time.sleep(0.3)
+    time.sleep(random.uniform(0.1, 0.5))
     if proc.poll() is not None:
         pytest.skip("the run ended before it could be killed (machine too fast for this test)")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    folder = tmp_path / "b" / "out" / "mimics-cn"
-    assert not (folder / "restart_spinup.nc").exists()
+    assert not (folder / f"restart_{phase}.nc").exists()
+    assert not (folder / "historical_annual.nc").exists()
     subprocess.run(cmd + ["--resume", str(b)], check=True, capture_output=True)
     assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]   # stale temporaries removed
-    cells = read_restart(tmp_path / "a" / "out" / "mimics-cn" / "restart_prespin.nc")[0].cplant.shape[0]
-    sa, _ = read_restart(tmp_path / "a" / "out" / "mimics-cn" / "restart_spinup.nc")
-    sb, _ = read_restart(folder / "restart_spinup.nc")
-    assert sa.cplant.shape[0] == cells
+    sa, _ = read_restart(tmp_path / "a" / "out" / "mimics-cn" / f"restart_{phase}.nc")
+    sb, _ = read_restart(folder / f"restart_{phase}.nc")
     states_equal(sa, sb)
+    if phase == "historical":
+        with xr.open_dataset(tmp_path / "a" / "out" / "mimics-cn" / "historical_annual.nc") as x, \
+                xr.open_dataset(folder / "historical_annual.nc") as y:
+            assert set(x.data_vars) == set(y.data_vars)
+            for v in x.data_vars:
+                np.testing.assert_array_equal(x[v].values, y[v].values, err_msg=v)
