@@ -220,7 +220,7 @@ PRESETS = {
     # a few minutes: every 10th cell, a 1-year spin-up cycle, short prespin and spin-up at normal
     # rates (not at equilibrium: the spin-up log says how far from it; a short accelerated stage
     # followed by the passive x10 rescale would overshoot)
-    "quick": {"run": {"name": "quick", "output_dir": "output/quick"},
+    "quick": {"run": {"name": "quick", "output_dir": "output/quick", "budgets": False},
               "inputs": {"cell_stride": 10},
               "spinup": {"prespin_years": 10, "cycle": [1901, 1901], "max_cycles": 40,
                          "accelerated": False}},
