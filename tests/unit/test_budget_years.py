@@ -70,7 +70,6 @@ def world_subset():
     return subset_sites(w.sites, idx), [w.forcing(y).model_inputs(idx) for y in range(1901, 1901 + YEARS)]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("soil,nitrogen", CONFIGS)
 def test_ten_years_close_on_a_world_subset(world_subset, soil, nitrogen):
     worst = worst_closure(*world_subset, soil, nitrogen)
