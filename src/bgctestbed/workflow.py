@@ -35,7 +35,7 @@ from .diagnostics import budget_outputs
 from .errors import ConfigError, InputError, ModelError
 from .executor import make_executor, select_device
 from .init import cold_start, mimics_pools, restart_state
-from .io.atomic import write_text
+from .io.atomic import make_dir, write_text
 from .io.checkpoint import read_restart, write_restart
 from .model import ModelConfig, State, run_year, to_jax
 from .params.casa import casa_cell_params, default_casa_table, read_casa_table
@@ -77,12 +77,32 @@ class ForcingSource:
         """Forcing of year `y` for the run's cells, or the part `cells` of them."""
         raise NotImplementedError
 
+    def check_years(self, years) -> None:
+        """InputError if the forcing lacks one of `years` (before the run writes anything)."""
+        raise NotImplementedError
+
+
+def needed_years(cfg: Config) -> list[int]:
+    """The forcing years of the run's phases (no prespin nor spin-up from imported restarts)."""
+    sp, years = cfg["spinup"], []
+    if not cfg["inputs"]["casa_restart"]:
+        years += [sp["prespin_year"]] if sp["prespin_years"] else []
+        years += list(range(sp["cycle"][0], sp["cycle"][1] + 1))
+    for phase in ("historical", "scenario"):
+        if cfg[phase]["years"]:
+            years += list(range(cfg[phase]["years"][0], cfg[phase]["years"][1] + 1))
+    return years
+
 
 class WorldSource(ForcingSource):
     def __init__(self, world, idx: np.ndarray):
         self.world, self.idx, self.full_sites = world, idx, world.sites
         self.sites = subset_sites(world.sites, idx, world.n / idx.size)
         self.description = f"embedded world {world.path} (seed {world.seed})"
+
+    def check_years(self, years) -> None:
+        for y in (min(years), max(years)) if years else ():
+            self.world.check_year(y)
 
     def year(self, y: int, cells: slice | None = None) -> dict:
         f = self.world.forcing(y)
@@ -97,14 +117,28 @@ class FileSource(ForcingSource):
         self.sites = subset_sites(sites, idx, sites.n / idx.size)
         self.description = f"met files {met_template}"
 
-    def year(self, y: int, cells: slice | None = None) -> dict:
-        from .io.testbed import check_sites_match_met, read_met
+    def _path(self, y: int) -> Path:
+        return Path(self.template.replace("{year}", str(y)))
 
-        path = Path(self.template.replace("{year}", str(y)))
+    def check_years(self, years) -> None:
+        from .io.testbed import check_sites_match_met, read_met_grid
+
+        for y in sorted(set(years)):
+            if not self._path(y).exists():
+                raise InputError(self._path(y), f"met file for year {y} not found")
+        if years:   # the cells of the met files, checked on the first one
+            first = self._path(min(years))
+            check_sites_match_met(self.full_sites, read_met_grid(first), first)
+
+    def year(self, y: int, cells: slice | None = None) -> dict:
+        from .io.testbed import check_moisture_vs_soil, check_sites_match_met, read_met
+
+        path = self._path(y)
         if not path.exists():
             raise InputError(path, f"met file for year {y} not found")
         forcing, grid = read_met(path)
         check_sites_match_met(self.full_sites, grid, path)
+        check_moisture_vs_soil(self.full_sites, forcing, path)
         if forcing.nyears != 1:
             raise InputError(path, f"expected one year of daily forcing, found {forcing.nyears}")
         return forcing.model_inputs(self.idx if cells is None else self.idx[cells], np.float32)
@@ -280,6 +314,7 @@ class Run:
         select_device(cfg["compute"]["device"])     # before the first array
         self.out = cfg.output_dir
         self.source = open_source(cfg)
+        self.source.check_years(needed_years(cfg))
         self.sites = self.source.sites
         self.members = build_members(cfg, self.sites)
         self.simulated = np.asarray(self.members[0].p["active"], bool)
@@ -366,10 +401,10 @@ class Run:
 
     # --- phases ------------------------------------------------------------------------------
     def execute(self) -> None:
-        self.out.mkdir(parents=True, exist_ok=True)
+        make_dir(self.out)
         write_text(self.out / "config.toml", self.cfg.text)
         for m in self.members:
-            m.dir.mkdir(parents=True, exist_ok=True)
+            make_dir(m.dir)
             if self.resume:
                 for tmp in m.dir.glob(".*.tmp"):    # left by a killed process mid-write
                     tmp.unlink()

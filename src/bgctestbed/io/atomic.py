@@ -43,6 +43,16 @@ def atomic_path(path):
         raise
 
 
+def make_dir(path) -> Path:
+    """Create a folder (and its parents) for outputs; failure is one line naming it."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BgcError(f"{path}: cannot create output folder: {exc.strerror}") from None
+    return path
+
+
 def write_text(path, text: str) -> None:
     """Write a text file atomically (Unix newlines, UTF-8)."""
     with atomic_path(path) as tmp:

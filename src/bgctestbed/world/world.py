@@ -83,7 +83,7 @@ class World:
             self._gen = WeatherGenerator(self.arrays, self.sites.pft)
         return self._gen
 
-    def _check_year(self, year) -> int:
+    def check_year(self, year) -> int:
         y = int(year)
         if not FIRST_YEAR <= y <= LAST_YEAR:
             raise InputError(self.path, f"year {y} outside the world's range "
@@ -92,19 +92,19 @@ class World:
 
     def forcing(self, year: int, seed: int | None = None) -> Forcing:
         """Daily forcing of one calendar year (365 days), deterministic for (seed, year)."""
-        return self.generator.year(self._check_year(year), self.seed if seed is None else seed)
+        return self.generator.year(self.check_year(year), self.seed if seed is None else seed)
 
     def forcing_years(self, y0: int, y1: int, seed: int | None = None) -> Iterator[Forcing]:
         """Forcing of years y0..y1 (inclusive), one year at a time."""
-        for y in range(self._check_year(y0), self._check_year(y1) + 1):
+        for y in range(self.check_year(y0), self.check_year(y1) + 1):
             yield self.forcing(y, seed)
 
     def co2(self, year: int) -> float:
-        return self.generator.co2_of(self._check_year(year))
+        return self.generator.co2_of(self.check_year(year))
 
     def ndep_annual(self, year: int) -> np.ndarray:
         """N deposition (gN m-2 yr-1) per cell in `year`."""
-        return self.generator.ndep_annual(self._check_year(year))
+        return self.generator.ndep_annual(self.check_year(year))
 
 
 def load_world(path: str | Path | None = None, seed: int = 0) -> World:
