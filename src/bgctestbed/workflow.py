@@ -440,7 +440,7 @@ class Run:
             with self._bar(n, f"{m.name} prespin {sp['prespin_year']}") as bar:
                 for _ in self._years(m, cold_state(m, self.sites), [f] * n, m.pc):
                     bar.update()
-            check_state(m.state, m, "the prespin")
+            check_state(m.state, m, "the prespin", self.sites)
             self._save(m, "prespin", years=n)
             m.phase_done = "prespin"
         self.timings["prespin_s"] = time.perf_counter() - t0
@@ -502,7 +502,7 @@ class Run:
                 for _ in self._years(m, m.state, cycle, pc):
                     bar.update()
                 k += 1
-                check_state(m.state, m, f"spin-up cycle {k}")
+                check_state(m.state, m, f"spin-up cycle {k}", self.sites)
                 cur = soil_carbon(m.state, m.p)
                 crit = equilibrium_criteria(prev, cur, self.area, self.simulated)
                 m.residual = np.where(self.simulated, cur - prev, 0.0)
