@@ -4,7 +4,7 @@ Reads the budget variables (`budget_residual_c/n`, `budget_throughput_c/n`, writ
 `run.budgets = true` in their annual outputs) of every `<configuration>/{historical,scenario}_*.nc`
 under RUN_DIR (a run's `output_dir`) and prints, per configuration, phase and element, the worst
 cell: its id, position, year, residual (g m-2 yr-1) and residual relative to the budget's
-throughput.
+throughput (at least 10 g m-2 yr-1: `diagnostics.relative_residual`).
 
 Exit status: 0 when every relative residual is at most the tolerance, 1 when one is larger (or
 not finite), 2 when RUN_DIR is not a run's output folder or its outputs hold no budget.
@@ -19,6 +19,7 @@ import numpy as np
 
 from .config import CONFIGURATIONS
 from .errors import BgcError, InputError
+from .diagnostics import relative_residual
 from .io.cfout import DAYS_PER_YEAR, EPOCH_YEAR
 
 PHASES = ("historical", "scenario")
@@ -86,9 +87,7 @@ def worst_cells(path, configuration: str, phase: str) -> list[Worst]:
                 continue
             r = np.ma.filled(nc[f"budget_residual_{el}"][:].astype(np.float64), 0.0)
             t = np.ma.filled(nc[f"budget_throughput_{el}"][:].astype(np.float64), 0.0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rel = np.where(t > 0, np.abs(r) / np.where(t > 0, t, 1.0), np.where(r == 0, 0.0, np.inf))
-            rel = np.where(np.isfinite(r) & np.isfinite(t), rel, np.inf)
+            rel = relative_residual(r, t)
             k, i, j = np.unravel_index(int(np.argmax(rel)), rel.shape)
             out.append(Worst(configuration, phase, el.upper(), int(cellid[i, j]), float(lat[i]),
                              float(lon[j]), int(year[k]), float(r[k, i, j]), float(rel[k, i, j])))

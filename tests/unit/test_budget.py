@@ -135,3 +135,12 @@ def test_budget_needs_the_terms(grid):
     assert "cClamp" not in acc and "cRootExud" not in acc
     with pytest.raises(ValueError, match="budget_terms"):
         dg.carbon_budget(st0, st1, {k: np.asarray(v) for k, v in acc.items()}, grid[3])
+
+
+def test_relative_residual_has_a_throughput_floor():
+    from bgctestbed.diagnostics import THROUGHPUT_FLOOR, relative_residual
+
+    r = relative_residual([2e-9, 2e-9, -3.0, np.nan], [0.0, 400.0, 1000.0, 1.0])
+    assert r[0] == pytest.approx(2e-9 / THROUGHPUT_FLOOR)   # a nearly barren cell: absolute
+    assert r[1] == pytest.approx(5e-12) and r[2] == pytest.approx(3e-3)
+    assert r[3] == np.inf
