@@ -253,8 +253,9 @@ NONNEGATIVE = ("cplant", "nplant", "clitter", "nlitter", "csoil", "nsoil", "mim"
 def check_state(state: State, m: Member, where: str, sites: Sites | None = None, replay=None) -> None:
     """Stop with the configuration, cell and pool when the model produced a non-finite value or
     a negative value in a pool kept non-negative. `sites` names the cell's id and position;
-    `replay() -> (state at the start of the year, the year's forcing)` lets the error also name
-    the first bad day (the failing year is re-run, for the bad cells only, day by day)."""
+    `replay() -> (state at the start of the year, the year's forcing[, its parameters])` lets
+    the error also name the first bad day (the failing year is re-run, for the bad cells only,
+    day by day)."""
     act = np.asarray(m.p["active"])
     for name, x in state._asdict().items():
         if x is None:
@@ -281,7 +282,8 @@ def check_state(state: State, m: Member, where: str, sites: Sites | None = None,
                              f"after {where}{day}")
 
 
-def _first_bad_day(m: Member, cells: np.ndarray, state0: State, forcing: dict) -> int | None:
+def _first_bad_day(m: Member, cells: np.ndarray, state0: State, forcing: dict, pj: dict | None = None
+                   ) -> int | None:
     """Day of the year (1-365) on which the first daily record of `cells` is non-finite or
     a daily pool output negative; None if the re-run shows none."""
     from .io.cfout import variables_for
@@ -291,7 +293,7 @@ def _first_bad_day(m: Member, cells: np.ndarray, state0: State, forcing: dict) -
 
     st = jax.tree.map(lambda a: take(a, 0), state0)
     f = {k: take(v, -1) for k, v in forcing.items()}
-    p = {k: take(v, 0) for k, v in m.pj.items()}
+    p = {k: take(v, 0) for k, v in (m.pj if pj is None else pj).items()}
     _, _, ys = run_year(st, to_device(f), p, m.model, daily=True)
     ys = jax.tree.map(np.asarray, ys)
     bad = np.zeros(365, bool)
@@ -333,14 +335,19 @@ class Run:
         """Year `y`'s forcing on the device of every chunk."""
         return self.ex.map(to_device, self.ex.forcing(self.source, y))
 
-    def _years(self, m: Member, state: State, forcings, pc):
+    def _years(self, m: Member, state: State, forcings, where: str, accelerated: bool = False):
         """Run `state` through the years of `forcings` (each per-chunk handles), yielding after
-        each year (progress); the end state becomes `m.state`."""
+        each year (progress); the end state becomes `m.state`. Each year's state is checked
+        (`check_state`: the error names the cell, pool, year and day)."""
+        pc, pj = (m.pc_ad, m.p_ad) if accelerated else (m.pc, m.pj)
         st = self.ex.split(state)
-        for f in forcings:
-            st = self.ex.map(_year_task, st, f, pc, m.mc)
+        for i, f in enumerate(forcings):
+            st0, st = st, self.ex.map(_year_task, st, f, pc, m.mc)
+            after = self.ex.gather(st)
+            check_state(after, m, f"{where}, year {i + 1}", self.sites,
+                        replay=lambda: (self.ex.gather(st0), self.ex.gather(f, axis=-1), pj))
             yield
-        m.state = jax.tree.map(jnp.asarray, self.ex.gather(st))
+        m.state = jax.tree.map(jnp.asarray, after)
 
     def _bar(self, total, desc):
         from tqdm import tqdm
@@ -438,9 +445,8 @@ class Run:
         f = self._forcing(sp["prespin_year"]) if n else None
         for m in members:
             with self._bar(n, f"{m.name} prespin {sp['prespin_year']}") as bar:
-                for _ in self._years(m, cold_state(m, self.sites), [f] * n, m.pc):
+                for _ in self._years(m, cold_state(m, self.sites), [f] * n, "the prespin"):
                     bar.update()
-            check_state(m.state, m, "the prespin", self.sites)
             self._save(m, "prespin", years=n)
             m.phase_done = "prespin"
         self.timings["prespin_s"] = time.perf_counter() - t0
@@ -464,32 +470,31 @@ class Run:
         if sp["method"] == "solver":
             self._spin_solver(m, cycle)
         else:
-            stages = [("accelerated", m.pc_ad), ("normal", m.pc)] if (m.p_ad is not None and
-                                                                     sp["accelerated"]) else [("normal", m.pc)]
+            stages = ["accelerated", "normal"] if m.p_ad is not None and sp["accelerated"] else ["normal"]
             ck = m.dir / "checkpoint_spinup.nc"
             start_stage, start_cycle, rows = 0, 0, []
             if self.resume and ck.exists():
                 m.state, meta = read_restart(ck, self.sites.cellid)
                 m.state = jax.tree.map(jnp.asarray, m.state)
                 at = (meta["stage_index"], meta["cycle"])
-                order = {name: i for i, (name, _) in enumerate(stages)}
+                order = {name: i for i, name in enumerate(stages)}
                 # the log may hold cycles past the checkpoint: the run repeats them
                 rows = [r for r in _read_log(m.dir / "spinup_log.csv")
                         if (order.get(r["stage"], -1), r["cycle"]) <= at]
                 start_stage, start_cycle = (at[0] + 1, 0) if meta["stage_done"] else at
-                log.info("%s: spin-up resumed after %s cycle %d", m.name, stages[at[0]][0], at[1])
+                log.info("%s: spin-up resumed after %s cycle %d", m.name, stages[at[0]], at[1])
             for si in range(start_stage, len(stages)):
-                name, pc = stages[si]
+                name = stages[si]
                 first = start_cycle if si == start_stage else 0
                 if name == "normal" and si > 0 and first == 0:
                     m.state = rescale_passive(m.state, sp["passive_factor"], m.model.nitrogen)
-                self._brute_stage(m, cycle, name, si, pc, first, rows, ck)
+                self._brute_stage(m, cycle, name, si, first, rows, ck)
             ck.unlink(missing_ok=True)
         m.info["spinup_wall_s"] = time.perf_counter() - t0
         self._save(m, "spinup", **{k: v for k, v in m.info.items() if isinstance(v, (int, float, str, bool))})
         m.phase_done = "spinup"
 
-    def _brute_stage(self, m, cycle, stage, si, pc, first, rows, ck) -> None:
+    def _brute_stage(self, m, cycle, stage, si, first, rows, ck) -> None:
         sp = self.cfg["spinup"]
         ny = len(cycle)
         prev = soil_carbon(m.state, m.p)
@@ -499,10 +504,9 @@ class Run:
         k, crit = first, None
         try:
             while k < sp["max_cycles"]:
-                for _ in self._years(m, m.state, cycle, pc):
+                for _ in self._years(m, m.state, cycle, f"spin-up cycle {k + 1}", stage == "accelerated"):
                     bar.update()
                 k += 1
-                check_state(m.state, m, f"spin-up cycle {k}", self.sites)
                 cur = soil_carbon(m.state, m.p)
                 crit = equilibrium_criteria(prev, cur, self.area, self.simulated)
                 m.residual = np.where(self.simulated, cur - prev, 0.0)

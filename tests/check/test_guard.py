@@ -11,9 +11,12 @@ from tests.workflow.test_workflow import make_config
 BAD_CELL, BAD_DAY = 4, 40
 
 
-def test_nan_in_forcing_names_cell_pool_and_day(tmp_path, reference_dir, monkeypatch):
+@pytest.mark.parametrize("phase,where", [("historical", "the historical run, year 1902"),
+                                         ("spinup", "spin-up cycle 1, year 2")])
+def test_nan_in_forcing_names_cell_pool_and_day(tmp_path, reference_dir, monkeypatch, phase, where):
+    cycle = [1901, 1902] if phase == "spinup" else [1901, 1901]
     cfg = make_config(tmp_path, reference_dir, run={"configurations": ["casa-cn"]},
-                      spinup={"prespin_years": 1, "cycle": [1901, 1901], "max_cycles": 1, "min_cycles": 1,
+                      spinup={"prespin_years": 1, "cycle": cycle, "max_cycles": 1, "min_cycles": 1,
                               "accelerated": False},
                       historical={"years": [1901, 1902]})
     year = workflow.FileSource.year
@@ -37,7 +40,7 @@ def test_nan_in_forcing_names_cell_pool_and_day(tmp_path, reference_dir, monkeyp
     assert msg.startswith("casa-cn: non-finite ")
     assert (f"cell index {BAD_CELL} (id {s.cellid[BAD_CELL]}, lat {s.lat[BAD_CELL]:.2f}, "
             f"lon {s.lon[BAD_CELL]:.2f}) (1 cells)") in msg
-    assert "historical run, year 1902" in msg and msg.endswith(f"first on day {BAD_DAY} of the year")
+    assert f"after {where}, first on day {BAD_DAY} of the year" in msg
     assert not (cfg.output_dir / "casa-cn" / "historical_annual.nc").exists()
 
 
