@@ -340,7 +340,7 @@ class Run:
         each year (progress); the end state becomes `m.state`. Each year's state is checked
         (`check_state`: the error names the cell, pool, year and day)."""
         pc, pj = (m.pc_ad, m.p_ad) if accelerated else (m.pc, m.pj)
-        st = self.ex.split(state)
+        st, after = self.ex.split(state), state
         for i, f in enumerate(forcings):
             st0, st = st, self.ex.map(_year_task, st, f, pc, m.mc)
             after = self.ex.gather(st)
