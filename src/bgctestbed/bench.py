@@ -2,9 +2,8 @@
 
 The world's 4390 cells are tiled to the requested sizes (fewer: its first cells, e.g. 4263 as
 the reference global grid; more: its cells repeated), so the cost per cell and its scaling with
-the number of cells can be read
-from one table. Each run compiles and runs a first year (reported as `compile_s`, the first
-year's time less a timed year's), then times `years` years. With `--workers` the same runs go
+the number of cells can be read from one table. Each run compiles and runs a first year
+(reported as `compile_s`, the first year's time less a timed year's), then times `years` years. With `--workers` the same runs go
 through dask workers (chunks of cells, as `run --workers`). Peak memory is the process's
 maximum resident size so far (the driver's; dask workers are separate processes).
 """
