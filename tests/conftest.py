@@ -20,3 +20,15 @@ def reference_dir() -> Path:
     if not REFERENCE.is_dir():
         pytest.fail(f"reference data not found at {REFERENCE} (set BGCTESTBED_REFERENCE)")
     return REFERENCE
+
+
+@pytest.fixture(scope="session")
+def reference_grid_inputs(reference_dir):
+    """The 12-cell reference grid: (Sites, Forcing of its 3 met years). Shared: do not modify."""
+    from bgctestbed.io import testbed as tb
+
+    inp = reference_dir / "testbed_outputs" / "inputs"
+    sites = tb.read_sites(inp / "gridinfo.csv", inp / "soil.csv",
+                          reference_dir / "testbed_inputs" / "modis_phenology_wtundra.txt", 12)
+    forcing, _ = tb.read_met(inp / "met.nc", 12)
+    return sites, forcing

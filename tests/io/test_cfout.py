@@ -219,19 +219,15 @@ def test_bad_appends(tmp_path):
 
 
 @pytest.mark.parametrize("soil,nitrogen", [("casa", False), ("mimics", True)])
-def test_one_model_year_through_the_writer(reference_dir, tmp_path, soil, nitrogen):
+def test_one_model_year_through_the_writer(reference_grid_inputs, tmp_path, soil, nitrogen):
     """Every registry source exists in real model output; values are its annual means/totals."""
     from bgctestbed.init import cold_start
-    from bgctestbed.io import testbed as tb
     from bgctestbed.model import run_year, to_jax
     from bgctestbed.params.casa import casa_cell_params, default_casa_table
     from bgctestbed.params.mimics import default_mimics_params, mimics_cell_params
     from bgctestbed.physics.mimics import MimicsPools, initial_pools
 
-    inp = reference_dir / "testbed_outputs" / "inputs"
-    sites = tb.read_sites(inp / "gridinfo.csv", inp / "soil.csv",
-                          reference_dir / "testbed_inputs" / "modis_phenology_wtundra.txt")
-    forcing, _ = tb.read_met(inp / "met.nc")
+    sites, forcing = reference_grid_inputs
     f = forcing.year(0)
     fy = {k: jnp.asarray(v) for k, v in f.model_inputs().items()}
     mp = default_mimics_params() if soil == "mimics" else None

@@ -7,7 +7,6 @@ import pytest
 
 from bgctestbed.errors import BgcError
 from bgctestbed.init import configured_cold_start
-from bgctestbed.io import testbed as tb
 from bgctestbed.model import ModelConfig, run_year, to_jax
 from bgctestbed.params.mimics import default_mimics_params
 from bgctestbed.spinup.criteria import equilibrium_criteria, soil_carbon
@@ -101,11 +100,8 @@ def test_a_pool_without_decay_has_no_steady_state_and_is_reported():
 # --------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def grid(reference_dir):
-    inp = reference_dir / "testbed_outputs" / "inputs"
-    sites = tb.read_sites(inp / "gridinfo.csv", inp / "soil.csv",
-                          reference_dir / "testbed_inputs" / "modis_phenology_wtundra.txt")
-    forcing, _ = tb.read_met(inp / "met.nc")
+def grid(reference_grid_inputs):
+    sites, forcing = reference_grid_inputs
     cycle = []
     for k in range(3):
         f = forcing.year(k)

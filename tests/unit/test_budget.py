@@ -13,7 +13,6 @@ import pytest
 
 from bgctestbed import diagnostics as dg
 from bgctestbed.init import cold_start
-from bgctestbed.io import testbed as tb
 from bgctestbed.model import ModelConfig, run_year, to_jax
 from bgctestbed.params.casa import casa_cell_params, default_casa_table
 from bgctestbed.params.mimics import default_mimics_params, mimics_cell_params
@@ -25,14 +24,11 @@ ROOTS, NEG_WOOD_C, NO_LEAF, NEG_WOOD_N = 0, 3, 1, 7   # cells of the constructed
 
 
 @pytest.fixture(scope="module")
-def grid(reference_dir):
-    inp = reference_dir / "testbed_outputs" / "inputs"
-    sites = tb.read_sites(inp / "gridinfo.csv", inp / "soil.csv",
-                          reference_dir / "testbed_inputs" / "modis_phenology_wtundra.txt", 12)
+def grid(reference_grid_inputs):
+    sites, met = reference_grid_inputs
     table, mp = default_casa_table(), default_mimics_params()
     p = casa_cell_params(table, sites)
     p.update({f"mim_{k}": v for k, v in mimics_cell_params(mp, sites.pft, sites.clay).items()})
-    met, _ = tb.read_met(inp / "met.nc", 12)
     f = met.year(0)
     return sites, table, mp, p, {k: jnp.asarray(v) for k, v in f.model_inputs().items()}
 

@@ -10,7 +10,6 @@ import pytest
 
 from bgctestbed import diagnostics as dg
 from bgctestbed.init import cold_start
-from bgctestbed.io import testbed as tb
 from bgctestbed.model import ModelConfig, run_year, to_jax
 from bgctestbed.params.casa import casa_cell_params, default_casa_table
 from bgctestbed.params.mimics import default_mimics_params, mimics_cell_params
@@ -46,11 +45,8 @@ def worst_closure(sites, forcings, soil, nitrogen):
 
 
 @pytest.fixture(scope="module")
-def reference_grid(reference_dir):
-    inp = reference_dir / "testbed_outputs" / "inputs"
-    sites = tb.read_sites(inp / "gridinfo.csv", inp / "soil.csv",
-                          reference_dir / "testbed_inputs" / "modis_phenology_wtundra.txt", 12)
-    met, _ = tb.read_met(inp / "met.nc", 12)
+def reference_grid(reference_grid_inputs):
+    sites, met = reference_grid_inputs
     return sites, [met.year(k % met.nyears).model_inputs() for k in range(YEARS)]
 
 

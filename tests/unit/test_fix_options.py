@@ -8,17 +8,13 @@ import numpy as np
 import pytest
 
 from bgctestbed.init import cold_start
-from bgctestbed.io import testbed as tb
 from bgctestbed.model import ModelConfig, run_year, to_jax
 from bgctestbed.params.casa import casa_cell_params, default_casa_table
 
 
 @pytest.fixture(scope="module")
-def setup(reference_dir):
-    inp = reference_dir / "testbed_outputs" / "inputs"
-    sites = tb.read_sites(inp / "gridinfo.csv", inp / "soil.csv",
-                          reference_dir / "testbed_inputs" / "modis_phenology_wtundra.txt")
-    forcing, _ = tb.read_met(inp / "met.nc")
+def setup(reference_grid_inputs):
+    sites, forcing = reference_grid_inputs
     f = forcing.year(0)
     fy = {k: jnp.asarray(v) for k, v in f.model_inputs().items()}
     return sites, fy
