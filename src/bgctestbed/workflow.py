@@ -592,7 +592,7 @@ class Run:
                                                     budgets=budgets))
                        for m in members]
             states = [self.ex.split(m.state) for m in members]
-            before = [m.state for m in members]
+            before = [m.state for m in members]       # each member's state at the start of the year
             for y in range(y0, y1 + 1):
                 f = self._forcing(y)
                 # every configuration's year is under way before the first outputs are written
@@ -609,8 +609,8 @@ class Run:
                     before[k] = after
                     w.append(y, values)
                 bar.update()
-            for m, st in zip(members, states):
-                m.state = jax.tree.map(jnp.asarray, self.ex.gather(st))
+            for m, st in zip(members, before):     # the states after the last year, checked
+                m.state = jax.tree.map(jnp.asarray, st)
         for m in members:
             self._save(m, phase, years=[y0, y1], previous=prev)
             m.phase_done = phase
