@@ -91,13 +91,16 @@ def main():
     ap.add_argument("--max-cycles", type=int, default=3000)
     ap.add_argument("--max-iter", type=int, default=30)
     ap.add_argument("--method", default="newton", choices=("newton", "anderson"))
-    ap.add_argument("--jacobian", default="cycle", choices=("cycle", "first_year"))
+    ap.add_argument("--jacobian", default="first_year", choices=("cycle", "first_year"))
+    ap.add_argument("--relax", type=int, default=None, help="plain cycles after each Newton step")
+    ap.add_argument("--fallback-cycles", type=int, default=1000,
+                    help="solver: most plain cycles for the cells Newton leaves unsettled")
     ap.add_argument("--all-cells", action="store_true",
                     help="brute-force criteria on all simulated cells, unsolved ones included")
     ap.add_argument("--skip-brute", action="store_true")
     ap.add_argument("--jacobian-every", type=int, default=1, help="chord: renew the Jacobian every k iterations")
-    ap.add_argument("--presolve", action="store_true",
-                    help="solve the first year repeated before the whole cycle")
+    ap.add_argument("--no-presolve", action="store_true",
+                    help="do not solve the first year repeated before the whole cycle")
     args = ap.parse_args()
     sites, cycle = load_grid(args)
     print(f"grid {args.grid}: {sites.n} cells, cycle {len(cycle)} years, prespin {args.prespin}")
@@ -107,7 +110,8 @@ def main():
         t0 = time.perf_counter()
         s, rep = solve_periodic(st, cycle, pj, cfg, area_m2=sites.landarea, simulated=act,
                                 max_iter=args.max_iter, method=args.method, jacobian=args.jacobian,
-                                presolve=args.presolve, jacobian_every=args.jacobian_every,
+                                presolve=not args.no_presolve, jacobian_every=args.jacobian_every,
+                                relax=args.relax, max_cycles=args.fallback_cycles,
                                 progress=lambda m: print("  solver", m, flush=True))
         print(f"{name} solver: {rep.summary()} (year {rep.year_s * 1e3:.1f} ms)", flush=True)
         print(f"  fallback {np.flatnonzero(rep.fallback_cells)}, unsolved "

@@ -531,6 +531,10 @@ class Run:
 
     def _spin_solver(self, m: Member, cycle) -> None:
         ex = self.ex
+        if m.model.soil == "mimics" and m.model.nitrogen:
+            log.warning("%s: the steady-state solver can move MIMICS-CN cells into a second steady "
+                        "state that brute force does not reach (docs/spinup.md); prefer method = 'brute'",
+                        m.name)
         res = ex.map(_solve_task, ex.split(m.state), [[f[i] for f in cycle] for i in range(ex.nchunks)],
                      m.pc, m.mc, ex.split(self.area), ex.split(self.simulated), None if self.quiet else m.name)
         m.state = jax.tree.map(jnp.asarray, ex.gather(ex.pick(res, 0)))

@@ -36,13 +36,23 @@ def _affine_case(n=6, d=4, seed=0, slow=0.9995):
     return A, b, xstar
 
 
-def _affine_eval(A, b):
+def _affine_maps(A, b):
+    """(evaluate, cycle_map) of G(x) = A x + b in the solver's calling convention: arrays
+    of all cells in, rows of the cells `idx` (None: all) out."""
     Aj, bj = jnp.asarray(A), jnp.asarray(b)
 
-    def evaluate(x, ph):
-        return jnp.einsum("nij,nj->ni", Aj, x) + bj, ph, Aj
+    def rows(idx):
+        return slice(None) if idx is None else jnp.asarray(idx)
 
-    return evaluate
+    def cycle_map(x, ph, idx=None):
+        r = rows(idx)
+        return jnp.einsum("nij,nj->ni", Aj[r], x[r]) + bj[r], ph[r]
+
+    def evaluate(x, ph, idx=None):
+        g, ph2 = cycle_map(x, ph, idx)
+        return g, ph2, Aj[rows(idx)]
+
+    return evaluate, cycle_map
 
 
 def _sum_ctot(x, ph):
@@ -54,10 +64,11 @@ def test_newton_finds_the_analytic_fixed_point_of_an_affine_map():
     n, d = b.shape
     x0 = jnp.ones((n, d))
     x, _, g, _, it, fallback, oob = newton_fixed_point(
-        _affine_eval(A, b), x0, jnp.zeros(n, int), _sum_ctot, area_m2=np.ones(n),
-        simulated=np.ones(n, bool), nonneg=np.ones(d, bool))
+        *_affine_maps(A, b), x0, jnp.zeros(n, int), _sum_ctot, area_m2=np.ones(n),
+        simulated=np.ones(n, bool), nonneg=np.ones(d, bool), relax=1)
     np.testing.assert_allclose(np.asarray(x), xstar, rtol=1e-9)
-    assert it <= 3                        # an affine map is solved by one Newton step
+    # the trust region lets a pool grow at most 5-fold per step: 1 -> 1e5 takes 8 steps
+    assert it <= 12
     assert not fallback.any() and not oob.any()
     # brute force would be far from it after 100 cycles (slow eigenvalue 0.9995)
     xb = np.ones((n, d))
@@ -66,15 +77,31 @@ def test_newton_finds_the_analytic_fixed_point_of_an_affine_map():
     assert np.max(np.abs(xb - xstar)) > 1e3
 
 
+def test_a_cell_whose_newton_steps_fail_is_finished_by_plain_cycles_and_reported():
+    """Cell 1 gets a Jacobian of the wrong sign, so its Newton steps move away from the fixed
+    point and are rejected; it must still end at the fixed point (plain cycles: its slowest
+    eigenvalue is 0.8) and be reported as a fallback cell, the others not."""
+    A, b, xstar = _affine_case(seed=2, slow=0.8)
+    n, d = b.shape
+    evaluate, cycle_map = _affine_maps(A, b)
+    flip = jnp.ones(n).at[1].set(-1.0)[:, None, None]
+
+    def wrong_for_cell_1(x, ph, idx=None):
+        g, ph2, jac = evaluate(x, ph, idx)
+        return g, ph2, jac * (flip if idx is None else flip[jnp.asarray(idx)])
+
+    x, _, g, _, it, fallback, oob = newton_fixed_point(
+        wrong_for_cell_1, cycle_map, jnp.ones((n, d)), jnp.zeros(n, int), _sum_ctot,
+        area_m2=np.ones(n), simulated=np.ones(n, bool), nonneg=np.ones(d, bool), relax=0,
+        tight=1e-3)
+    np.testing.assert_allclose(np.asarray(g), xstar, rtol=1e-5)
+    assert fallback[1] and fallback.sum() == 1 and not oob.any()
+
+
 def test_anderson_finds_the_analytic_fixed_point_of_an_affine_map():
     A, b, xstar = _affine_case(seed=1, slow=0.99)
     n, d = b.shape
-    ev = _affine_eval(A, b)
-
-    def cycle_map(x, ph):
-        g, ph, _ = ev(x, ph)
-        return g, ph
-
+    _, cycle_map = _affine_maps(A, b)
     x, _, g, _, it, restarted, oob = anderson_fixed_point(
         cycle_map, jnp.ones((n, d)), jnp.zeros(n, int), _sum_ctot, simulated=np.ones(n, bool),
         nonneg=np.ones(d, bool), area_m2=np.ones(n), depth=d, max_iter=60, tight=1e-4)
@@ -88,8 +115,8 @@ def test_a_pool_without_decay_has_no_steady_state_and_is_reported():
     A[2, d - 1, :] = 0.0
     A[2, d - 1, d - 1] = 1.0              # cell 2: last pool only gains (frozen soil)
     x, _, g, _, it, fallback, oob = newton_fixed_point(
-        _affine_eval(A, b), jnp.ones((n, d)), jnp.zeros(n, int), _sum_ctot, area_m2=np.ones(n),
-        simulated=np.ones(n, bool), nonneg=np.ones(d, bool), max_iter=10)
+        *_affine_maps(A, b), jnp.ones((n, d)), jnp.zeros(n, int), _sum_ctot, area_m2=np.ones(n),
+        simulated=np.ones(n, bool), nonneg=np.ones(d, bool), max_iter=30, max_cycles=5)
     assert oob[2] and oob.sum() == 1
     keep = np.arange(n) != 2
     np.testing.assert_allclose(np.asarray(x)[keep], xstar[keep], rtol=1e-9)
@@ -153,9 +180,9 @@ def test_mimics_c_solution_passes_the_criteria(grid):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="C+N: the globalised Newton iteration stalls above 1 g m-2 per cycle "
-                          "in some temperate/tropical cells (piecewise-smooth N limitation)",
-                   strict=False)
+@pytest.mark.xfail(reason="C+N: cells with year-to-year N-limitation limit cycles (+-1-2 g m-2) "
+                          "fail the per-cell criteria, and MIMICS-CN cells can be carried into a "
+                          "second steady state (docs/spinup.md)", strict=False)
 @pytest.mark.parametrize("name", ["CASA-CN", "MIMICS-CN"])
 def test_cn_solution_passes_the_criteria(grid, name):
     _check_solution(grid, name)

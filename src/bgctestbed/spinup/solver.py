@@ -34,7 +34,7 @@ import numpy as np
 from ..errors import BgcError
 from ..model import ModelConfig, State, _year
 from ..physics.mimics import MimicsPools
-from .criteria import (LIMIT_FRACTION, LIMIT_GLOBAL_PGC, Criteria, cell_limit, cells_failing,
+from .criteria import (LIMIT_CELL_REL, LIMIT_FRACTION, LIMIT_GLOBAL_PGC, Criteria, cell_limit, cells_failing,
                        equilibrium_criteria, soil_carbon)
 
 # Continuous state fields packed into the per-cell solver vector: (name, width, kept >= 0).
@@ -62,7 +62,8 @@ class SpinReport:
     converged: the equilibrium criteria hold between the last two cycle ends.
     criteria: the last `Criteria`. cycles: forcing cycles run forward (brute force: all;
     solver: plain + confirmation cycles); iterations: Newton iterations (0 for brute force).
-    forward_years: model years run forward (a Jacobian pass counts its years once).
+    forward_years: model years run forward (a Jacobian pass counts its years once; a year on
+    a subset of the cells counts as its share of them).
     forward_equivalent_years: wall_s divided by the measured wall time of one forward year
     on the same grid (all costs included: tangents, solves, compilation).
     fallback_cells: cells where a solver step was rejected and plain cycles were used.
@@ -76,7 +77,7 @@ class SpinReport:
     criteria: Criteria | None
     cycles: int
     iterations: int
-    forward_years: int
+    forward_years: float
     forward_equivalent_years: float
     wall_s: float
     year_s: float
@@ -88,7 +89,7 @@ class SpinReport:
     def summary(self) -> str:
         c = self.criteria.summary() if self.criteria is not None else "no criteria"
         return (f"{'converged' if self.converged else 'NOT converged'} after {self.iterations} "
-                f"iterations, {self.cycles} cycles, {self.forward_years} forward years, "
+                f"iterations, {self.cycles} cycles, {self.forward_years:.1f} forward years, "
                 f"{self.forward_equivalent_years:.1f} forward-equivalent years ({self.wall_s:.1f} s); "
                 f"fallback cells {int(self.fallback_cells.sum())}, unsolved "
                 f"{int(self.unsolved_cells.sum())}; {c}")
@@ -124,17 +125,30 @@ def unpack(x: jax.Array, phase: jax.Array, cfg: ModelConfig) -> State:
     return State(phase=phase, mim=mim, **vals)
 
 
-# Slow variables solved by Newton (litter and soil pools, C and N); the others (vegetation,
-# labile C, mineral N, LAI, NPP memory) forget their initial values within a cycle and are
-# slaved to them: their Newton update is the cycle's output plus its linear response.
+# Slow variables (litter and soil pools, C and N): Anderson's merit; the others (vegetation,
+# labile C, mineral N, LAI, NPP memory) forget their initial values within a cycle.
 _SLOW = {"clitter", "nlitter", "csoil", "nsoil"} | set(MimicsPools._fields)
 
 
 def slow_components(cfg: ModelConfig) -> np.ndarray:
-    """Indices of the packed components that Newton solves for (`newton_vars="soil"`)."""
+    """Indices of the packed litter and soil components."""
     return np.concatenate([np.arange(w) + i for (name, w, _), i in
                            zip(state_fields(cfg), np.cumsum([0] + [w for _, w, _ in state_fields(cfg)]))
                            if name in _SLOW])
+
+
+def settling_components(cfg: ModelConfig) -> np.ndarray:
+    """Pools with turnover times of decades or more (wood C and N; slow and passive SOM C and
+    N, MIMICS SOMc and SOMp): a cell has settled only when these have stopped moving. Leaves,
+    roots, litter and the fast SOM change by up to a few tenths of a percent from one cycle
+    to the next even at the steady state."""
+    slow = {("cplant", 1), ("nplant", 1), ("clitter", 2), ("nlitter", 2), ("csoil", 1), ("csoil", 2),
+            ("nsoil", 1), ("nsoil", 2)}
+    slow |= {(k, 0) for k in ("SOMc", "SOMp", "SOMcN", "SOMpN")}
+    if cfg.soil == "mimics":
+        slow -= {("csoil", 1), ("csoil", 2), ("nsoil", 1), ("nsoil", 2)}
+    keys = [(name, i) for name, w, _ in state_fields(cfg) for i in range(w)]
+    return np.array([j for j, key in enumerate(keys) if key in slow])
 
 
 def moving_components(cfg: ModelConfig) -> np.ndarray:
@@ -189,58 +203,87 @@ def _as_jax_forcing(f: dict) -> dict:
     return {k: jnp.asarray(v, jnp.float64) for k, v in f.items()}
 
 
+def _bucket(m: int, n: int) -> int:
+    """Padded size of a subset of m of n cells: n divided by 4 (rounded up) while the result
+    still holds m and the size exceeds 8, so that a run compiles few array shapes (each
+    costs seconds) and pads a larger subset at most 4-fold."""
+    size = n
+    while size > 8 and -(-size // 4) >= m:
+        size = -(-size // 4)
+    return size
+
+
 class _Runner:
-    """Runs years of the cycle, counts them and measures the cost of one forward year."""
+    """Runs years of the cycle on all cells or a subset, counts model years (a year on a
+    subset counts as its share of the cells) and measures the cost of one forward year."""
 
     def __init__(self, cycle, p, cfg):
         if len(cycle) < 1:
             raise SpinupError("the forcing cycle has no years")
         self.cycle, self.p, self.cfg = cycle, p, cfg
-        self.forward_years = 0
+        self.n = int(np.shape(p["active"])[0])
+        self.forward_years = 0.0
         self.year_times: list[float] = []
         self._calls = 0
         # keep converted forcing on the device when the whole cycle is small (<~1.5 GB)
-        n = int(np.shape(p["active"])[0])
-        self._cache = {} if n * len(cycle) <= 20000 else None
+        self._cache = {} if self.n * len(cycle) <= 20000 else None
 
-    def forcing(self, k):
+    def forcing(self, k, pad=None):
         if self._cache is None:
-            return _as_jax_forcing(self.cycle[k])
-        if k not in self._cache:
-            self._cache[k] = _as_jax_forcing(self.cycle[k])
-        return self._cache[k]
+            f = _as_jax_forcing(self.cycle[k])
+        else:
+            if k not in self._cache:
+                self._cache[k] = _as_jax_forcing(self.cycle[k])
+            f = self._cache[k]
+        return f if pad is None else {key: jnp.take(v, pad, axis=-1) for key, v in f.items()}
 
-    def year(self, x, phase, k):
+    def _subset(self, x, phase, idx):
+        """(x, phase, p, pad) of the cells `idx` (None: all), padded to a bucket size."""
+        if idx is None:
+            return x, phase, self.p, None
+        idx = np.asarray(idx)
+        pad = jnp.asarray(np.concatenate([idx, np.full(_bucket(len(idx), self.n) - len(idx), idx[0])]))
+        return x[pad], phase[pad], {k: v[pad] for k, v in self.p.items()}, pad
+
+    def year(self, x, phase, k, p=None, pad=None):
         t0 = time.perf_counter()
-        y, ph = _year_x(x, phase, self.forcing(k), self.p, self.cfg)
+        y, ph = _year_x(x, phase, self.forcing(k, pad), self.p if p is None else p, self.cfg)
         y.block_until_ready()
         dt = time.perf_counter() - t0
-        self._calls += 1
-        if self._calls > 1:          # the first call compiles
-            self.year_times.append(dt)
-        self.forward_years += 1
+        if pad is None:
+            self._calls += 1
+            if self._calls > 1:          # the first call compiles
+                self.year_times.append(dt)
+        self.forward_years += 1.0 if pad is None else len(pad) / self.n
         return y, ph
 
-    def cycle_map(self, x, phase):
+    def cycle_map(self, x, phase, idx=None):
+        """G(x) of all cells, or of the cells `idx` (x and phase are then of all cells; the
+        result is of the subset)."""
+        m = len(x) if idx is None else len(idx)
+        x, phase, p, pad = self._subset(x, phase, idx)
         for k in range(len(self.cycle)):
-            x, phase = self.year(x, phase, k)
-        return x, phase
+            x, phase = self.year(x, phase, k, p, pad)
+        return x[:m], phase[:m]
 
-    def cycle_jacobian(self, x, phase, years=None, cols=None):
-        """G(x) and the per-cell Jacobian (n, d, d) of the first `years` years of the cycle
-        (all of it by default); the remaining years run forward without tangents. Only the
-        columns `cols` (input components) are computed, the others are zero."""
+    def cycle_jacobian(self, x, phase, years=None, cols=None, idx=None):
+        """G(x) and the per-cell Jacobian (m, d, d) of the first `years` years of the cycle
+        (all of it by default) for all cells or the cells `idx`; the remaining years run
+        forward without tangents. Only the columns `cols` (input components) are computed,
+        the others are zero."""
+        m = len(x) if idx is None else len(idx)
+        x, phase, p, pad = self._subset(x, phase, idx)
         n, d = x.shape
         years = len(self.cycle) if years is None else years
         cols = np.arange(d) if cols is None else np.asarray(cols)
         t = jnp.broadcast_to(jnp.eye(d)[cols][:, None, :], (len(cols), n, d))
         for k in range(years):
-            x, t, phase = _year_jvp(x, t, phase, self.forcing(k), self.p, self.cfg)
-            self.forward_years += 1
+            x, t, phase = _year_jvp(x, t, phase, self.forcing(k, pad), p, self.cfg)
+            self.forward_years += n / self.n
         jac = jnp.zeros((n, d, d)).at[:, :, cols].set(jnp.transpose(t, (1, 2, 0)))  # [cell, out, in]
         for k in range(years, len(self.cycle)):
-            x, phase = self.year(x, phase, k)
-        return x, phase, jac
+            x, phase = self.year(x, phase, k, p, pad)
+        return x[:m], phase[:m], jac[:m]
 
     @property
     def year_s(self) -> float:
@@ -316,14 +359,6 @@ def _scales(x, act, floor_rel=1e-3):
     return floor_rel * m + 1e-12
 
 
-def _cell_norm(r, x, g, scale, cols=None):
-    """Scaled norm per cell: |r| relative to the component's size (RMS over `cols`)."""
-    r, x, g = np.asarray(r), np.asarray(x), np.asarray(g)
-    if cols is not None:
-        r, x, g, scale = r[:, cols], x[:, cols], g[:, cols], scale[cols]
-    return np.sqrt(np.mean((r / (np.abs(x) + np.abs(g) + scale)) ** 2, axis=1))
-
-
 @jax.jit
 def _newton_step(jac, r):
     """Solve (J - I) dx = -r per cell. Rows of J - I that vanish (variables the map leaves
@@ -341,107 +376,173 @@ def _newton_step(jac, r):
     return jnp.where(growing[..., None], jnp.nan, dx)
 
 
-def newton_fixed_point(evaluate, x, phase, ctot, *, area_m2, simulated, nonneg, max_iter=30,
-                       tight=0.1, ctot_max=CTOT_MAX, merit_cols=None, progress=None, history=None,
-                       years=lambda: 0, cycle_map=None, jacobian_every=1):
-    """Per-cell globalised Newton iteration for G(x) = x.
+def _relative_step(dx, x, nonneg, floor):
+    """Largest change of a non-negative component relative to its size (per cell)."""
+    r = jnp.abs(dx) / (jnp.abs(x) + floor)
+    return np.asarray(jnp.max(jnp.where(nonneg, r, 0.0), axis=1))
 
-    `evaluate(x, phase) -> (G(x), phase', J)` with x (n, d) and J (n, d, d) the per-cell
-    Jacobian of G; `ctot(x, phase)`: cTOT per cell (g C m-2), linear in x; `nonneg`: (d,) mask
-    of components kept >= 0; `merit_cols`: components whose scaled Newton correction judges
-    a step (all by default); `jacobian_every` k > 1: chord iterations, the Jacobian is
-    renewed every k-th iteration and `cycle_map(x, phase) -> (G(x), phase')` evaluates the
-    others. Returns (x, phase, G(x), phase', iterations, fallback mask,
-    out-of-bounds mask)."""
+
+def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulated, nonneg,
+                       settle=None, max_iter=30, tight=0.5, relax=2, jacobian_every=1,
+                       stall=4, max_cycles=1000, ctot_max=CTOT_MAX, progress=None, history=None,
+                       years=lambda: 0):
+    """Per-cell Newton iteration for G(x) = x with relaxation cycles and a trust region.
+
+    `evaluate(x, phase, idx) -> (G, phase', J)` and `cycle_map(x, phase, idx) -> (G, phase')`
+    take the arrays of all cells and return the rows of the cells `idx` (None: all); J is
+    the per-cell Jacobian (m, d, d). `ctot(x, phase)`: cTOT per cell (g C m-2), linear in x;
+    `nonneg`: (d,) mask of components kept >= 0.
+
+    The map is only piecewise smooth (N limitation switches on and off, pools are clamped
+    at zero) and its slowest modes are nearly neutral, so a full Newton step from a point
+    off the slow manifold lands where the Jacobian is of another regime. Each step is
+    therefore (1) limited to a trust region (no non-negative pool changes by more than `rho`
+    times its size; rho starts at 1, doubles after an accepted step up to 4 and is cut
+    4-fold after a rejected one), (2) followed by `relax` plain cycles, so that vegetation,
+    mineral N and the other fast variables settle on the new slow state, and (3) judged over
+    the next cycle by the cell's merit: the larger of its cTOT change in units of `tight`
+    times the per-cell limits and the largest change of its `settle` pools in units of
+    `tight` times 0.1 % of their size (cTOT can stand still while wood or soil N still
+    move). A step is accepted when the merit falls, or when the (chord) Newton correction
+    shrinks while the merit at most triples; a rejected step renews the cell's Jacobian, and
+    after repeated rejections the cell takes the plain cycles instead. A cell is settled
+    (and stops) when its merit is at most 1: cells whose cycle map has no attracting fixed
+    point (N-limitation limit cycles, +-1 g m-2 from year to year) stop there instead of
+    chasing noise with steps of the slow pools' turnover time times the noise. Jacobians are
+    renewed after `jacobian_every` accepted steps (chord iterations in between), and only
+    for the cells still iterating. A cell that stops improving for `stall` iterations, and
+    the cells still unsettled after `max_iter`, continue with plain cycles (at most
+    `max_cycles`, on those cells only) until they settle or the criteria hold with margin;
+    they are reported as fallback cells.
+
+    Returns (x, phase, G(x), phase', iterations, fallback mask, out-of-bounds mask)."""
     n = x.shape[0]
-    if jacobian_every > 1 and cycle_map is None:
-        raise SpinupError("chord iterations (jacobian_every > 1) need the plain cycle map")
     sim = np.asarray(simulated, bool)
-    act = sim
-    scale = _scales(x, sim)
+    nonneg_j = jnp.asarray(nonneg)
+    settle = nonneg_j if settle is None else jnp.asarray(settle)
     history = [] if history is None else history
-    nonneg = jnp.asarray(nonneg)
-    # Current accepted point per cell, its image, Jacobian and Newton correction. Steps are
-    # judged by the natural monotonicity test (the simplified Newton correction at the trial,
-    # with the current Jacobian, must shrink): it weighs the slow soil directions that set the
-    # distance to the steady state, where a plain residual norm is dominated by fast
-    # vegetation pools that fluctuate with N limitation.
-    xc, phc = x, phase
-    gc, phg, jc = evaluate(xc, phc)
-    dxc = _newton_step(jc, gc - xc)
-    lam = np.ones(n)
+    floor = jnp.asarray(_scales(x, sim))
+    rho0, rho_max, rho_min = 1.0, 4.0, 1.0 / 64.0
+
+    def merit(xx, gg, c, cg_):
+        # <= 1: settled. The larger of the cycle's cTOT change in units of `tight` x the cell
+        # limits and the slow pools' largest change in units of `tight` x 0.1 % of their size
+        # (cTOT alone can stand still while wood or soil N still move)
+        rel = _relative_step(gg - xx, xx, settle, floor)
+        return np.maximum(np.abs(cg_ - c) / (tight * cell_limit(c)), rel / (tight * LIMIT_CELL_REL))
+
+    g, phg, jac = evaluate(x, phase, None)
+    cx, cg = np.array(ctot(x, phase)), np.array(ctot(g, phg))
+    mc = merit(x, g, cx, cg)
+    rho = np.full(n, rho0)
+    age = np.zeros(n, int)                 # accepted iterations since the Jacobian was made
     plain_next = np.zeros(n, bool)
     fallback = np.zeros(n, bool)
-    out_of_bounds = np.zeros(n, bool)
-    not_tight = []
+    oob = np.zeros(n, bool)
+    nsim = max(int(sim.sum()), 1)
+    # a cell that has improved neither its merit nor its Newton distance (cTOT of the Newton
+    # correction) by 10 % within `stall` iterations, and has not moved at the pace of the
+    # trust region either, leaves Newton for plain cycles
+    best = mc.copy()
+    best_dist = np.full(n, np.inf)
+    since = np.zeros(n, int)
+
+    def finished(crit, todo):
+        # the criteria hold with margin: global change below half its limit and fewer than
+        # half the allowed share of cells still moving
+        return not todo.any() or (abs(crit.delta_PgC) < 0.5 * LIMIT_GLOBAL_PGC
+                                  and np.sum(todo) < 0.5 * LIMIT_FRACTION * nsim)
+
     it = 0
     for it in range(1, max_iter + 1):
-        bad = ~np.all(np.isfinite(np.asarray(dxc)), axis=1)
-        dxc = jnp.where(jnp.asarray(bad)[:, None], 0.0, dxc)
-        cx, cg = ctot(xc, phc), ctot(gc, phg)
-        d = np.abs(cg - cx)
-        dist = np.abs(ctot(dxc, phc))       # predicted distance to the steady state
-        # a cell counts for both criteria: within 1 g m-2 and within 0.1 % (times `tight`)
-        lim = tight * cell_limit(cx)
-        tight_ok = ~sim | ((d <= lim) & (dist <= lim))
-        fc = _cell_norm(dxc, xc, xc, scale, merit_cols)
-        rc = _cell_norm(gc - xc, xc, gc, scale, merit_cols)
+        todo = sim & (mc > 1.0)
         crit = equilibrium_criteria(cx, cg, area_m2, simulated)
-        history.append(dict(iteration=it - 1, years=years(),
-                            max_correction=float(np.max(fc[act], initial=0)),
-                            cells_not_tight=int((~tight_ok).sum()), **crit.as_dict()))
+        history.append(dict(iteration=it - 1, years=years(), cells_iterating=int(todo.sum()),
+                            **crit.as_dict()))
         if progress is not None:
-            progress(f"iteration {it - 1}: {crit.summary()}, {int((~tight_ok).sum())} cells not yet "
-                     f"within {tight:g} x criteria, max scaled Newton correction "
-                     f"{np.max(fc[act], initial=0):.2e}")
-        lim1 = cell_limit(cx)
-        loose_ok = ~sim | ((d <= lim1) & (dist <= lim1))
-        not_tight.append(int((~(tight_ok | out_of_bounds)).sum()))
-        # done: the criteria hold with margin (a share of cells may fail, as in the criteria)
-        nsim = max(int(sim.sum()), 1)
-        if (abs(crit.delta_PgC) < 0.5 * LIMIT_GLOBAL_PGC
-                and (np.sum(~tight_ok & ~out_of_bounds) < 0.5 * LIMIT_FRACTION * nsim
-                     or np.sum(~loose_ok & ~out_of_bounds) < 0.5 * LIMIT_FRACTION * nsim)):
+            progress(f"iteration {it - 1}: {crit.summary()}, {int(todo.sum())} cells not yet settled")
+        if finished(crit, todo) or not (todo & (since < stall)).any():
             break
-        # stalled (piecewise-smooth cells hovering near the tight goal) but within the criteria
-        if (np.sum(~loose_ok & ~out_of_bounds) < LIMIT_FRACTION * nsim and len(not_tight) > 4
-                and min(not_tight[-4:]) >= not_tight[-5] and abs(crit.delta_PgC) < LIMIT_GLOBAL_PGC):
+        todo &= since < stall
+        idx = np.flatnonzero(todo)
+        xs, gs, js = x[idx], g[idx], jac[idx]
+        dx = _newton_step(js, gs - xs)
+        finite = np.all(np.isfinite(np.asarray(dx)), axis=1)
+        dx = jnp.where(jnp.asarray(finite)[:, None], dx, 0.0)
+        # a Newton target beyond physical bounds (or none): no steady state in reach from
+        # here, follow the cycle (reported if it is still so at the end)
+        target = np.asarray(ctot(x.at[idx].add(dx), phase))[idx]
+        out = ~finite | ~np.isfinite(target) | (target >= ctot_max)
+        oob[idx] = out
+        dx = jnp.where(jnp.asarray(out)[:, None], 0.0, dx)
+        plain = plain_next[idx] | out
+        lam = np.where(plain, 0.0, np.minimum(1.0, rho[idx] / np.maximum(
+            _relative_step(dx, xs, nonneg_j, floor), 1e-300)))
+        xt = xs + jnp.asarray(lam)[:, None] * dx
+        xt = jnp.where(nonneg_j, jnp.maximum(xt, 0.0), xt)
+        # relaxation cycles, then the cycle that judges the step
+        full_x, full_ph = x.at[idx].set(xt), phase
+        for _ in range(relax):
+            xt, pht = cycle_map(full_x, full_ph, idx)
+            full_x, full_ph = x.at[idx].set(xt), phase.at[idx].set(pht)
+        pht = full_ph[idx]
+        gt, phgt = cycle_map(full_x, full_ph, idx)
+        ctt = np.asarray(ctot(full_x, full_ph))[idx]
+        cgt = np.asarray(ctot(g.at[idx].set(gt), phg.at[idx].set(phgt)))[idx]
+        mt = merit(xt, gt, ctt, cgt)
+        # natural monotonicity: the chord Newton correction at the trial shrinks
+        dist = np.abs(np.asarray(ctot(x.at[idx].set(dx), phase))[idx])
+        dist_t = np.abs(np.asarray(ctot(x.at[idx].set(_newton_step(js, gt - xt)), phase))[idx])
+        ok = np.all(np.isfinite(np.asarray(gt)), axis=1)
+        acc = ok & (plain | (mt < mc[idx]) | ((dist_t < (1.0 - 0.25 * lam) * dist) & (mt < 3.0 * mc[idx])))
+        fallback[idx[plain_next[idx] & (mt > 1.0)]] = True
+        a_idx = idx[acc]
+        x, phase = x.at[a_idx].set(xt[acc]), phase.at[a_idx].set(pht[acc])
+        g, phg = g.at[a_idx].set(gt[acc]), phg.at[a_idx].set(phgt[acc])
+        cx[a_idx], cg[a_idx], mc[a_idx] = ctt[acc], cgt[acc], mt[acc]
+        r = np.where(acc, np.minimum(2.0 * rho[idx], rho_max), 0.25 * rho[idx])
+        r = np.where(plain_next[idx], rho0, r)
+        rho[idx] = r
+        plain_next[idx] = ~acc & (r < rho_min)
+        age[a_idx] += 1
+        # (an accepted step cut by the trust region is progress at the allowed pace)
+        better = (mc[idx] < 0.9 * best[idx]) | (dist < 0.9 * best_dist[idx]) | (acc & (lam > 0) & (lam < 1))
+        best[idx] = np.minimum(best[idx], mc[idx])
+        best_dist[idx] = np.minimum(best_dist[idx], dist)
+        since[idx] = np.where(better, 0, since[idx] + 1)
+        # fresh Jacobians for unsettled cells: accepted ones whose Jacobian is
+        # `jacobian_every` steps old, rejected ones whose Jacobian is not of their point
+        renew = np.zeros(n, bool)
+        renew[idx] = np.where(acc, age[idx] >= jacobian_every, age[idx] > 0) & (mc[idx] > 1.0)
+        if renew.any():
+            ridx = np.flatnonzero(renew)
+            gr, phr, jr = evaluate(x, phase, ridx)
+            g, phg, jac = g.at[ridx].set(gr), phg.at[ridx].set(phr), jac.at[ridx].set(jr)
+            cg = np.array(ctot(g, phg))
+            mc = merit(x, g, cx, cg)
+            age[ridx] = 0
+    # fallback: plain cycles for the cells Newton did not settle (stalled or out of bounds),
+    # until they settle or the criteria hold with margin
+    todo = sim & (mc > 1.0)
+    fallback |= todo
+    for k in range(1, max_cycles + 1):
+        crit = equilibrium_criteria(cx, cg, area_m2, simulated)
+        if finished(crit, todo):
             break
-        step = xc + jnp.asarray(lam)[:, None] * dxc
-        step = jnp.where(nonneg, jnp.maximum(step, 0.0), step)
-        # a Newton target beyond physical bounds: no steady state in reach, cycle instead
-        ct = ctot(xc + dxc, phc)
-        oob = sim & (bad | ~(np.isfinite(ct) & (ct < ctot_max)))
-        out_of_bounds |= oob
-        use_plain = plain_next | oob | tight_ok   # converged cells just follow the cycle
-        trial = jnp.where(jnp.asarray(use_plain)[:, None], gc, step)
-        trial_ph = jnp.where(jnp.asarray(use_plain), phg, phc)
-        # chord iterations: a fresh Jacobian only every `jacobian_every` iterations
-        fresh = (it % jacobian_every) == 0
-        gt, pht, jt = evaluate(trial, trial_ph) if fresh else (*cycle_map(trial, trial_ph), None)
-        dxbar = _newton_step(jc, gt - trial)
-        fbar = _cell_norm(dxbar, trial, trial, scale, merit_cols)
-        ok = np.all(np.isfinite(np.asarray(dxbar)), axis=1)
-        rt = _cell_norm(gt - trial, trial, gt, scale, merit_cols)
-        # progress: the Newton correction shrinks, or (piecewise-smooth N limitation makes the
-        # correction jump) the residual of the slow pools or the cycle's cTOT change does
-        dt = np.abs(ctot(gt, pht) - ctot(trial, trial_ph))
-        shrink = 1.0 - 0.25 * lam
-        accept = use_plain | (ok & ((fbar < shrink * fc) | (rt < shrink * rc) | (dt < shrink * d)))
-        a2 = jnp.asarray(accept)
-        xc = jnp.where(a2[:, None], trial, xc)
-        phc = jnp.where(a2, trial_ph, phc)
-        gc = jnp.where(a2[:, None], gt, gc)
-        phg = jnp.where(a2, pht, phg)
-        if jt is not None:
-            jc = jnp.where(a2[:, None, None], jt, jc)
-        dxc = _newton_step(jc, gc - xc)
-        fallback |= plain_next & ~tight_ok
-        lam = np.where(accept, np.minimum(1.0, 2.0 * lam), 0.25 * lam)
-        # after repeated rejections: one plain cycle, then Newton again from there
-        plain_next = (~accept) & (lam < 1.0 / 20.0)
-        lam = np.where(plain_next, 1.0, lam)
-    return xc, phc, gc, phg, it, fallback, out_of_bounds
+        idx = np.flatnonzero(todo)
+        x, phase = x.at[idx].set(g[idx]), phase.at[idx].set(phg[idx])
+        gi, phi = cycle_map(x, phase, idx)
+        g, phg = g.at[idx].set(gi), phg.at[idx].set(phi)
+        cx[idx], cg[idx] = cg[idx], np.asarray(ctot(g, phg))[idx]
+        mc[idx] = merit(x[idx], gi, cx[idx], cg[idx])
+        todo = sim & (mc > 1.0)
+        if (k & (k - 1)) == 0:       # cycles 1, 2, 4, 8, ...
+            history.append(dict(iteration=f"fallback cycle {k}", years=years(),
+                                cells_iterating=int(todo.sum()), **crit.as_dict()))
+            if progress is not None:
+                progress(f"fallback cycle {k}: {crit.summary()}, {int(todo.sum())} cells not yet settled")
+    oob &= mc > 1.0
+    return x, phase, g, phg, it, fallback & sim, oob & sim
 
 
 def anderson_fixed_point(cycle_map, x, phase, ctot, *, simulated, nonneg, area_m2, depth=5,
@@ -522,88 +623,86 @@ def anderson_fixed_point(cycle_map, x, phase, ctot, *, simulated, nonneg, area_m
 
 
 def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfig, *, area_m2,
-                   simulated, max_iter: int = 30, warm_cycles: int = 1, confirm_cycles: int = 1,
-                   method: str = "newton", jacobian: str = "cycle", newton_vars: str = "all",
+                   simulated, max_iter: int = 40, warm_cycles: int = 1, confirm_cycles: int = 1,
+                   method: str = "newton", jacobian: str = "first_year", relax: int | None = None,
                    anderson_depth: int = 5, tight: float = 0.5, ctot_max: float = CTOT_MAX,
-                   presolve: bool = False, jacobian_every: int = 1,
+                   presolve: bool = True, jacobian_every: int = 1, max_cycles: int = 1000,
                    progress: Callable[[str], None] | None = None) -> tuple[State, SpinReport]:
     """Find the state that reproduces itself after one forcing cycle, then confirm it.
 
     `warm_cycles` plain cycles first (vegetation and fast pools leave the cold start; the
-    phenology phase becomes periodic). Each Newton iteration runs the cycle once with tangents
-    (`jacobian="cycle"`: exact per-cell Jacobian of the cycle map; `"first_year"`: Jacobian
-    of the first year only, raised to the cycle length, the rest of the cycle run plainly -
-    cheaper for 20-year cycles). `newton_vars="soil"`: Newton solves for the litter and soil
-    pools only (tangents for those components; vegetation, mineral N and the other fast
-    variables follow the cycle with their linear response), `"all"` (default): every
-    component. Iterations stop when the criteria hold with margin between the current point
-    and its image (global change below half the limit, and fewer than 1 % of the simulated
-    cells change by more than `tight` times the per-cell limits, or by more than the limits
-    themselves), when progress stalls within the criteria, or after `max_iter`; then
-    `confirm_cycles` plain cycles run and the criteria are evaluated between the last two
-    cycle ends (the returned state is the last cycle end).
+    phenology phase becomes periodic). Then Newton iterations (`newton_fixed_point`: trust
+    region, `relax` plain cycles after each step - default 2 for a one-year cycle, none for
+    longer ones -, cells settle one by one, the rest fall back to plain cycles, at most
+    `max_cycles`). The Jacobian is the exact per-cell Jacobian of the cycle map
+    (`jacobian="cycle"`) or, by default and much cheaper for cycles of many years, that of
+    the first year raised to the cycle length (`"first_year"`; the same for one-year
+    cycles). `presolve` (cycles of more than one year): first solve the steady state of the
+    first year repeated (cheap iterations of one year), then iterate on the whole cycle from
+    it; the report adds both stages' costs. `jacobian_every` k > 1: chord iterations (a
+    cell's Jacobian is renewed after k accepted steps). `method="anderson"`: derivative-free
+    Anderson acceleration instead of Newton.
 
-    `presolve` (cycles of more than one year): first solve the steady state of the first
-    year repeated (cheap iterations of one year), then iterate on the whole cycle from it;
-    the report adds both stages' costs. `jacobian_every` k > 1: chord iterations (the
-    Jacobian is renewed every k-th iteration, the others cost one plain cycle)."""
+    Finally `confirm_cycles` plain cycles run from the image of the solution and the
+    criteria are evaluated between the last two cycle ends (the returned state is the last
+    cycle end); cells failing the per-cell criteria there are reported unsolved."""
     n = _check(state, cfg, area_m2, simulated)
+    if jacobian not in ("cycle", "first_year"):
+        raise SpinupError(f"jacobian must be 'cycle' or 'first_year', not {jacobian!r}")
+    if method not in ("newton", "anderson"):
+        raise SpinupError(f"method must be 'newton' or 'anderson', not {method!r}")
+    if relax is None:       # a cycle of many years is itself a long relaxation
+        relax = 2 if len(cycle) == 1 else 0
+    if relax < 0:
+        raise SpinupError(f"relax must not be negative, not {relax}")
     pre = None
     if presolve and len(cycle) > 1:
         state, pre = solve_periodic(state, [cycle[0]], p, cfg, area_m2=area_m2, simulated=simulated,
                                     max_iter=max_iter, warm_cycles=warm_cycles, confirm_cycles=0,
-                                    method=method, jacobian="cycle", newton_vars=newton_vars,
-                                    anderson_depth=anderson_depth, tight=tight, ctot_max=ctot_max,
-                                    jacobian_every=jacobian_every, progress=(lambda m: progress("presolve " + m)) if progress else None)
+                                    method=method, anderson_depth=anderson_depth,
+                                    tight=tight, ctot_max=ctot_max, jacobian_every=jacobian_every,
+                                    max_cycles=max_cycles,
+                                    progress=(lambda m: progress("presolve " + m)) if progress else None)
         warm_cycles = 0
-    if jacobian not in ("cycle", "first_year"):
-        raise SpinupError(f"jacobian must be 'cycle' or 'first_year', not {jacobian!r}")
     t0 = time.perf_counter()
-    sim = np.asarray(simulated, bool)
     run = _Runner(cycle, p, cfg)
     L = len(cycle)
-    nonneg = jnp.asarray(_nonneg_mask(cfg))
+    nonneg = _nonneg_mask(cfg)
     x, phase = pack(state, cfg), jnp.asarray(state.phase)
     for _ in range(warm_cycles):
         x, phase = run.cycle_map(x, phase)
     history = []
-
-    if newton_vars not in ("soil", "all"):
-        raise SpinupError(f"newton_vars must be 'soil' or 'all', not {newton_vars!r}")
     cols = moving_components(cfg)
-    if newton_vars == "soil":
-        cols = np.intersect1d(cols, slow_components(cfg))
 
-    def evaluate(xt, ph):
-        if jacobian == "cycle":
-            g, ph2, jac = run.cycle_jacobian(xt, ph, cols=cols)
-        else:
-            g, ph2, j1 = run.cycle_jacobian(xt, ph, years=1, cols=cols)
-            jac = jnp.linalg.matrix_power(j1, L) if L > 1 else j1
-        return g, ph2, jac
+    def evaluate(xt, ph, idx):
+        if jacobian == "cycle" or L == 1:
+            return run.cycle_jacobian(xt, ph, cols=cols, idx=idx)
+        g, ph2, j1 = run.cycle_jacobian(xt, ph, years=1, cols=cols, idx=idx)
+        return g, ph2, jnp.linalg.matrix_power(j1, L)
+
+    def ctot(xx, ph):
+        return _ctot(xx, ph, p, cfg)
 
     if method == "anderson":
         xc, phc, gc, phg, it, fallback, out_of_bounds = anderson_fixed_point(
-            run.cycle_map, x, phase, lambda xx, ph: _ctot(xx, ph, p, cfg), simulated=simulated,
-            nonneg=nonneg, area_m2=area_m2, depth=anderson_depth, max_iter=max_iter, tight=tight,
-            ctot_max=ctot_max, merit_cols=slow_components(cfg), progress=progress,
-            history=history, years=lambda: run.forward_years)
-    elif method == "newton":
-        xc, phc, gc, phg, it, fallback, out_of_bounds = newton_fixed_point(
-            evaluate, x, phase, lambda xx, ph: _ctot(xx, ph, p, cfg), area_m2=area_m2,
-            simulated=simulated, nonneg=nonneg, max_iter=max_iter, tight=tight, ctot_max=ctot_max,
+            run.cycle_map, x, phase, ctot, simulated=simulated, nonneg=jnp.asarray(nonneg),
+            area_m2=area_m2, depth=anderson_depth, max_iter=max_iter, tight=tight, ctot_max=ctot_max,
             merit_cols=slow_components(cfg), progress=progress, history=history,
-            years=lambda: run.forward_years, cycle_map=run.cycle_map, jacobian_every=jacobian_every)
+            years=lambda: round(run.forward_years, 3))
     else:
-        raise SpinupError(f"method must be 'newton' or 'anderson', not {method!r}")
+        xc, phc, gc, phg, it, fallback, out_of_bounds = newton_fixed_point(
+            evaluate, run.cycle_map, x, phase, ctot, area_m2=area_m2, simulated=simulated,
+            nonneg=nonneg, settle=np.isin(np.arange(x.shape[1]), settling_components(cfg)),
+            max_iter=max_iter, tight=tight, relax=relax, jacobian_every=jacobian_every,
+            max_cycles=max_cycles, ctot_max=ctot_max, progress=progress, history=history,
+            years=lambda: round(run.forward_years, 3))
     # confirmation: forward cycles from the image of the accepted point
-    prev_x, prev_ph = gc, phg
-    prev = _ctot(prev_x, prev_ph, p, cfg)
+    prev = ctot(gc, phg)
     crit, resid = None, np.zeros(n)
-    xk, phk = prev_x, prev_ph
+    xk, phk = gc, phg
     for _ in range(max(confirm_cycles, 1)):
         xk, phk = run.cycle_map(xk, phk)
-        cur = _ctot(xk, phk, p, cfg)
+        cur = ctot(xk, phk)
         crit = equilibrium_criteria(prev, cur, area_m2, simulated)
         resid = cur - prev
         unsolved = cells_failing(prev, cur, simulated)
@@ -611,7 +710,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
     if not run.year_times:      # every forward year so far included compilation: time one
         run.year(xk, phk, 0)
         run.forward_years -= 1
-    history.append(dict(iteration="confirm", years=run.forward_years, **crit.as_dict()))
+    history.append(dict(iteration="confirm", years=round(run.forward_years, 3), **crit.as_dict()))
     if progress is not None:
         progress(f"confirmation cycle: {crit.summary()}")
     wall = time.perf_counter() - t0
@@ -621,7 +720,8 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
         wall, fy, it = wall + pre.wall_s, fy + pre.forward_years, it + pre.iterations
         history = [dict(h, stage="presolve") for h in pre.history] + history
         fallback = fallback | pre.fallback_cells
-    rep = SpinReport(converged=crit.passed, criteria=crit, cycles=run.forward_years // L,
+    sim = np.asarray(simulated, bool)
+    rep = SpinReport(converged=crit.passed, criteria=crit, cycles=int(round(run.forward_years)) // L,
                      iterations=it, forward_years=fy,
                      forward_equivalent_years=wall / year_s, wall_s=wall, year_s=year_s,
                      fallback_cells=fallback & sim, unsolved_cells=(unsolved | out_of_bounds) & sim,
