@@ -24,7 +24,7 @@ import numpy as np
 
 from bgctestbed.init import configured_cold_start
 from bgctestbed.model import run_year, to_jax
-from bgctestbed.spinup.solver import brute_force, solve_periodic
+from bgctestbed.spinup.solver import METHODS, brute_force, solve_periodic
 
 REF = Path(os.environ.get("BGCTESTBED_REFERENCE",
                           Path(__file__).resolve().parents[2] / "shared" / "reference"))
@@ -89,8 +89,9 @@ def main():
     ap.add_argument("--configs", default=",".join(CONFIGS))
     ap.add_argument("--prespin", type=int, default=100)
     ap.add_argument("--max-cycles", type=int, default=3000)
-    ap.add_argument("--max-iter", type=int, default=30)
-    ap.add_argument("--method", default="newton", choices=("newton", "anderson"))
+    ap.add_argument("--max-iter", type=int, default=None)
+    ap.add_argument("--method", default=None, choices=METHODS,
+                    help="fixed-point method (default: accelerated for CASA, newton for MIMICS)")
     ap.add_argument("--jacobian", default="first_year", choices=("cycle", "first_year"))
     ap.add_argument("--relax", type=int, default=None, help="plain cycles after each Newton step")
     ap.add_argument("--fallback-cycles", type=int, default=1000,

@@ -59,9 +59,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "mimics_restart": Key(str, "", "MIMICS restart CSV for the MIMICS configurations (with casa_restart)"),
     },
     "spinup": {
-        "method": Key(str, "brute", "'brute' (repeat the forcing cycle) or 'solver' (per-cell Newton "
-                      "on the periodic steady state with plain cycles for the cells it does not settle, "
-                      "then confirmation cycles; not for MIMICS-CN, see docs/spinup.md)", ("brute", "solver")),
+        "method": Key(str, "brute", "'brute' (repeat the forcing cycle) or 'solver' (the periodic steady "
+                      "state solved directly: turnover-preconditioned Anderson acceleration for CASA, "
+                      "per-cell Newton for MIMICS, then confirmation cycles; not for MIMICS-CN, see "
+                      "docs/spinup.md)", ("brute", "solver")),
         "prespin_year": Key(int, 1901, "year whose forcing is repeated in the prespin"),
         "prespin_years": Key(int, 100, "years of prespin (0 = none)"),
         "cycle": Key(list, [1901, 1920], "first and last year of the spin-up forcing cycle"),

@@ -40,6 +40,10 @@ class ModelConfig:
     # Report the daily terms of the mass budgets (`diagnostics`): root exudate, labile loss,
     # clamp gains, skipped plant-N change. Off by default: they cost ~10-25 % in CASA runs.
     budget_terms: bool = False
+    # Report each pool's daily survival fraction log(1 - specific loss rate) as "lsv:<field>"
+    # (summed over a year: the log of the fraction of a pool's start value left at its end,
+    # the diagonal preconditioner of the steady-state solver). Off by default.
+    loss_rates: bool = False
 
     def __post_init__(self):
         if self.soil not in ("casa", "mimics"):
@@ -176,7 +180,24 @@ def day_step(state: State, met: dict, p: dict, cfg: ModelConfig, npp_scalar=1.0)
                     dp["cleaf2str"] + dp["croot2str"] + ds["cwd2som"], ds["cpassinpt"], theta, f_t, f_w,
                     met["ndep"], p["Nminfix"], nflux, rp["crp"])
     out.update(budget)
+    if cfg.loss_rates:
+        out.update(_survival(cplant=kpl, nplant=_plant_n_loss_rate(kpl, fracnalloc, p), clitter=klit,
+                             nlitter=klit, csoil=ksoil, nsoil=ksoil))
     return new, out
+
+
+def _plant_n_loss_rate(kpl, fracnalloc, p):
+    """Specific loss rate of plant N (d-1): turnover times the share not retranslocated
+    (all of it from leaves that get no new N), as in `delplant_n`."""
+    ft = p["ftransNPtoL_3"]
+    leaf = jnp.where(fracnalloc[:, 0] == 0.0, 1.0, ft[:, 0])
+    return kpl * jnp.stack([leaf, ft[:, 1], ft[:, 2]], -1)
+
+
+def _survival(**rates):
+    """Daily log survival, log(1 - k), of pools with specific loss rates k (d-1); a rate of 1
+    or more (or an unused pool) gives -inf: nothing of the start value survives."""
+    return {f"lsv:{k}": jnp.log1p(-jnp.minimum(v, 1.0)) for k, v in rates.items()}
 
 
 def _clamp_gain(a1, *pools):
@@ -303,6 +324,14 @@ def _mimics_day(state: State, met: dict, p: dict, cfg: ModelConfig, c: dict):
     out["_lig_n"] = jnp.where(act, lit["ligNavg"], 0.0)
     out["_fmet"] = jnp.where(act, lit["fmet"], 0.0)
     out.update(budget)
+    if cfg.loss_rates:
+        one = jnp.ones_like(kcwd)
+        klit = jnp.stack([one, one, kcwd], -1)
+        hourly = mim.specific_loss_rates(state.mim, drivers, cellp, mp, n_on)
+        out.update(_survival(cplant=kpl, nplant=_plant_n_loss_rate(kpl, fracnalloc, p), clitter=klit,
+                             nlitter=klit))
+        # 24 hourly steps at the day's start rates
+        out.update({k: mim.HOURS * v for k, v in _survival(**hourly).items()})
     return new, out
 
 

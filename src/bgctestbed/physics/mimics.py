@@ -204,6 +204,26 @@ def soil_rates(drivers: dict, cellp: dict, params, nitrogen: bool) -> dict:
     return r
 
 
+def specific_loss_rates(pools: MimicsPools, drivers: dict, cellp: dict, params, nitrogen: bool) -> dict:
+    """Hourly specific loss rates (h-1) of the litter and SOM pools at the start of the day:
+    each outflow of §6/§7.2 divided by its pool (uptake by microbes, oxidation of SOMc,
+    desorption of SOMp; N pools lose at the rate of their C pool). Microbial pools, whose
+    loss is offset by growth on the same day, get 1 (nothing survives). Keys: pool names."""
+    r = _day_rates(drivers, cellp, params, nitrogen)
+    vmax, km = r["Vmax"], r["Km"]
+    MICr, MICk = pools.MICr, pools.MICk
+
+    def uptake(i_r, i_k, ko=(1.0, 1.0)):
+        return (MICr * vmax[i_r] / (ko[0] * km[i_r] + MICr) + MICk * vmax[i_k] / (ko[1] * km[i_k] + MICk))
+
+    c = dict(LITm=uptake(R1, K1), LITs=uptake(R2, K2), SOMa=uptake(R3, K3),
+             SOMc=uptake(R2, K2, tuple(float(x) for x in params.KO)),
+             SOMp=jnp.broadcast_to(r["desorption"], MICr.shape),
+             MICr=jnp.ones_like(MICr), MICk=jnp.ones_like(MICk))
+    c.update({k + "N": v for k, v in c.items()})
+    return c
+
+
 def _day_rates(drivers, cellp, mp, nitrogen):
     ssat = drivers["ssat"]
     theta_liq = jnp.minimum(1.0, drivers["moistavg"] / ssat)

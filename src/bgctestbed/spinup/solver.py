@@ -1,11 +1,14 @@
-"""Spin-up to the periodic steady state: brute-force cycling and a per-cell Newton solver.
+"""Spin-up to the periodic steady state: brute-force cycling and two solvers.
 
 The steady state of a spin-up is the state x* that one forcing cycle maps onto itself,
 G(x*) = x*, where G runs the model through the cycle's years (1 or 20). Brute force iterates
 x <- G(x) until the equilibrium criteria (io_workflow.md §6) hold between successive cycle ends;
 its cost is set by the slowest pool (passive / SOMp turnover, centuries to millennia).
 
-`solve_periodic` solves G(x) - x = 0 directly. Cells never interact, so every cell has its own
+`solve_periodic` solves G(x) - x = 0 directly, by default with `accelerated_fixed_point` for
+the CASA soil (each pool's cycle change divided by the fraction of it the cycle's losses take,
+then Anderson mixing; one forward cycle per iteration) and `newton_fixed_point` for MIMICS.
+For Newton, cells never interact, so every cell has its own
 small dense Jacobian (all continuous state variables of the cell, 11-37 of them) obtained in
 forward mode: one pass of the cycle with a batch of unit tangents (`jax.vmap` of `jax.jvp`),
 the primal computed once. The Newton step (J - I) dx = -(G(x) - x) is globalised per cell:
@@ -23,7 +26,7 @@ Units follow the model state: C in g C m-2, N in g N m-2, MIMICS pools in mg cm-
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Callable, Sequence
 
@@ -49,6 +52,9 @@ _MIM_FIELDS = tuple((k, 1, True) for k in MimicsPools._fields)
 # steady states near 1e6 g C m-2 under the reference parameters (a nearly zero decay rate);
 # a Newton target beyond the bound, or none (singular J - I), marks the cell unsolved.
 CTOT_MAX = 1.0e7
+
+# Fixed-point methods of `solve_periodic`
+METHODS = ("accelerated", "newton", "anderson")
 
 
 class SpinupError(BgcError):
@@ -199,6 +205,18 @@ def _year_jvp(x, tangents, phase, forcing, p, cfg):
     return y, ty, ph
 
 
+@partial(jax.jit, static_argnums=(4,))
+def _year_survival(x, phase, forcing, p, cfg):
+    """One year and each packed component's log survival over it (`ModelConfig.loss_rates`):
+    log of the fraction of its start value a pool keeps through the year's losses alone;
+    -inf for components without a loss rate (vegetation leaf, labile C, mineral N, ...)."""
+    st, acc, _ = _year(unpack(x, phase, cfg), forcing, p, replace(cfg, loss_rates=True), False, 1.0)
+    n = x.shape[0]
+    cols = [acc.get("lsv:" + name, jnp.full((n, w), -jnp.inf)).reshape(n, w)
+            for name, w, _ in state_fields(cfg)]
+    return pack(st, cfg), st.phase, jnp.concatenate(cols, axis=1)
+
+
 def _as_jax_forcing(f: dict) -> dict:
     return {k: jnp.asarray(v, jnp.float64) for k, v in f.items()}
 
@@ -242,7 +260,8 @@ class _Runner:
         if idx is None:
             return x, phase, self.p, None
         idx = np.asarray(idx)
-        pad = jnp.asarray(np.concatenate([idx, np.full(_bucket(len(idx), self.n) - len(idx), idx[0])]))
+        size = _bucket(len(idx), self.n)
+        pad = jnp.asarray(np.concatenate([idx, np.full(size - len(idx), idx[0])]))
         return x[pad], phase[pad], {k: v[pad] for k, v in self.p.items()}, pad
 
     def year(self, x, phase, k, p=None, pad=None):
@@ -265,6 +284,28 @@ class _Runner:
         for k in range(len(self.cycle)):
             x, phase = self.year(x, phase, k, p, pad)
         return x[:m], phase[:m]
+
+    def cycle_survival(self, x, phase, idx=None):
+        """(G(x), phase', log survival over the cycle) of all cells or of the cells `idx`, as
+        host arrays (the caller's work on subsets of changing size stays out of XLA, which
+        would compile every new shape). Two shapes run: all cells, or an eighth of them for
+        fewer cells (each shape costs a compilation of seconds)."""
+        if idx is not None and len(idx) > self.n // 8:
+            g, ph, lsv = self.cycle_survival(x, phase)
+            return g[idx], ph[idx], lsv[idx]
+        m = len(x) if idx is None else len(idx)
+        pad = None
+        if idx is not None:
+            pad = np.concatenate([idx, np.full(-(-self.n // 8) - len(idx), idx[0])])
+            x, phase = x[pad], phase[pad]
+            pad = jnp.asarray(pad)
+        p = self.p if pad is None else {k: v[pad] for k, v in self.p.items()}
+        x, phase, lsv = jnp.asarray(x), jnp.asarray(phase), 0.0
+        for k in range(len(self.cycle)):
+            x, phase, ly = _year_survival(x, phase, self.forcing(k, pad), p, self.cfg)
+            self.forward_years += 1.0 if pad is None else len(pad) / self.n
+            lsv = lsv + ly
+        return np.asarray(x)[:m], np.asarray(phase)[:m], np.asarray(lsv)[:m]
 
     def cycle_jacobian(self, x, phase, years=None, cols=None, idx=None):
         """G(x) and the per-cell Jacobian (m, d, d) of the first `years` years of the cycle
@@ -378,8 +419,25 @@ def _newton_step(jac, r):
 
 def _relative_step(dx, x, nonneg, floor):
     """Largest change of a non-negative component relative to its size (per cell)."""
-    r = jnp.abs(dx) / (jnp.abs(x) + floor)
-    return np.asarray(jnp.max(jnp.where(nonneg, r, 0.0), axis=1))
+    r = np.abs(np.asarray(dx)) / (np.abs(np.asarray(x)) + np.asarray(floor))
+    return np.max(np.where(np.asarray(nonneg), r, 0.0), axis=1)
+
+
+def _merit(xx, gg, c, cg, settle, floor, tight):
+    """Per-cell distance from settling (<= 1: settled): the larger of the cycle's cTOT change
+    in units of `tight` x the cell limits and the `settle` pools' largest change in units of
+    `tight` x 0.1 % of their size (cTOT alone can stand still while wood or soil N move)."""
+    rel = _relative_step(gg - xx, xx, settle, floor)
+    return np.maximum(np.abs(cg - c) / (tight * cell_limit(c)), rel / (tight * LIMIT_CELL_REL))
+
+
+def _finished(crit, todo, nsim):
+    """Nothing left to do, or the criteria hold with margin: the global change below half its
+    limit, fewer than half the allowed share of cells beyond the per-cell limits, and fewer
+    than the allowed share not yet settled."""
+    return not todo.any() or (abs(crit.delta_PgC) < 0.5 * LIMIT_GLOBAL_PGC
+                              and max(crit.frac_cells_gt_1g, crit.frac_cells_gt_0p1pct) < 0.5 * LIMIT_FRACTION
+                              and np.sum(todo) < LIMIT_FRACTION * nsim)
 
 
 def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulated, nonneg,
@@ -425,11 +483,7 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
     rho0, rho_max, rho_min = 1.0, 4.0, 1.0 / 64.0
 
     def merit(xx, gg, c, cg_):
-        # <= 1: settled. The larger of the cycle's cTOT change in units of `tight` x the cell
-        # limits and the slow pools' largest change in units of `tight` x 0.1 % of their size
-        # (cTOT alone can stand still while wood or soil N still move)
-        rel = _relative_step(gg - xx, xx, settle, floor)
-        return np.maximum(np.abs(cg_ - c) / (tight * cell_limit(c)), rel / (tight * LIMIT_CELL_REL))
+        return _merit(xx, gg, c, cg_, settle, floor, tight)
 
     g, phg, jac = evaluate(x, phase, None)
     cx, cg = np.array(ctot(x, phase)), np.array(ctot(g, phg))
@@ -448,10 +502,7 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
     since = np.zeros(n, int)
 
     def finished(crit, todo):
-        # the criteria hold with margin: global change below half its limit and fewer than
-        # half the allowed share of cells still moving
-        return not todo.any() or (abs(crit.delta_PgC) < 0.5 * LIMIT_GLOBAL_PGC
-                                  and np.sum(todo) < 0.5 * LIMIT_FRACTION * nsim)
+        return _finished(crit, todo, nsim)
 
     it = 0
     for it in range(1, max_iter + 1):
@@ -545,6 +596,121 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
     return x, phase, g, phg, it, fallback & sim, oob & sim
 
 
+def preconditioned_components(cfg: ModelConfig) -> np.ndarray:
+    """Mask of the packed components whose cycle change is scaled by their turnover: pools
+    with a first-order loss (wood and fine roots, litter, SOM, MIMICS pools; C and N). Leaf C
+    and N follow the phenology rather than a balance of input and loss, and labile C, mineral
+    N, LAI and the NPP memory forget their start values within a cycle: plain steps."""
+    keys = [(name, i) for name, w, _ in state_fields(cfg) for i in range(w)]
+    pools = {"cplant", "nplant", "clitter", "nlitter", "csoil", "nsoil"} | set(MimicsPools._fields)
+    return np.array([name in pools and not (name in ("cplant", "nplant") and i == 0) for name, i in keys])
+
+
+def accelerated_fixed_point(cycle_survival, x, phase, ctot, *, area_m2, simulated, nonneg,
+                            precondition, settle=None, depth=5, max_iter=150, tight=0.5, stall=50,
+                            progress=None, history=None, years=lambda: 0):
+    """Anderson acceleration of the cycle map, preconditioned by each pool's turnover.
+
+    `cycle_survival(x, phase, idx) -> (G, phase', s)` runs one cycle for the cells `idx` (None:
+    all; x and phase are of all cells, the results of the subset) and returns with G the log
+    survival s of every component over the cycle (`ModelConfig.loss_rates`). A pool with
+    input u(t) and first-order loss k(t) x maps x to phi x + c over the cycle, phi = exp(s),
+    so x + (G(x) - x) / (1 - phi) is its periodic steady state in one step, whatever u and
+    k (the semi-analytic spin-up of Xia et al. 2012, per pool and without a matrix). For the
+    model's coupled pools (a pool's input depends on other pools, wood's NPP on its own
+    respiration) this one-step map is a good but inexact fixed-point iteration; each cell
+    mixes its last `depth` iterates (Anderson, least squares in scaled components), which
+    removes the few remaining slow or oscillating modes. Components outside `precondition`
+    take plain steps.
+
+    A cell whose merit (`_merit`) reaches 1 takes one plain cycle and is settled (and stops)
+    if the merit still holds after it; each iteration runs the cycle on the unsettled cells
+    only. A cell whose merit has not improved by 10 % within `stall` iterations stops too,
+    unsettled: cells in year-to-year limit cycles of N-limited vegetation have no attracting
+    fixed point. The loop ends when the criteria hold with margin (`_finished`), when no cell
+    is left iterating, or after `max_iter` iterations.
+
+    Returns (x, phase, G(x), phase', iterations, mask of cells not settled, mask of cells
+    whose step was not finite (they took plain cycles))."""
+    x, phase = np.array(x, np.float64), np.array(phase)
+    n, d = x.shape
+    sim = np.asarray(simulated, bool)
+    nsim = max(int(sim.sum()), 1)
+    pre = np.asarray(precondition, bool)
+    nonneg = np.asarray(nonneg, bool)
+    settle = nonneg if settle is None else np.asarray(settle, bool)
+    history = [] if history is None else history
+    floor = _scales(x, sim)
+    X = np.zeros((n, depth + 1, d))      # per-cell history of iterates and preconditioned images
+    H = np.zeros((n, depth + 1, d))
+    count = np.zeros(n, int)
+    bad = np.zeros(n, bool)
+    g, phg, lsv = (np.array(a) for a in cycle_survival(x, phase, None))
+    cx, cg = np.array(ctot(x, phase)), np.array(ctot(g, phg))
+    mc = _merit(x, g, cx, cg, settle, floor, tight)
+    best, since = mc.copy(), np.zeros(n, int)
+    it = 0
+    # a cell whose merit falls to 1 after an extrapolated step takes one plain cycle (its fast
+    # pools may still be off the slow manifold); it is settled when the merit holds after it
+    checked = np.zeros(n, bool)
+    for it in range(1, max_iter + 1):
+        moving = sim & ((mc > 1.0) | ~checked)
+        todo = moving & (since < stall)
+        crit = equilibrium_criteria(cx, cg, area_m2, simulated)
+        history.append(dict(iteration=it - 1, years=years(), cells_iterating=int(todo.sum()),
+                            **crit.as_dict()))
+        if progress is not None:
+            progress(f"iteration {it - 1}: {crit.summary()}, {int(todo.sum())} cells not yet settled")
+        if _finished(crit, moving, nsim) or not todo.any():
+            break
+        idx = np.flatnonzero(todo)
+        check = mc[idx] <= 1.0
+        xs, gs = x[idx], g[idx]
+        phi = np.exp(lsv[idx])
+        # a pool that keeps (nearly) all of itself has no steady state within reach of one
+        # step: at most 1e5 x its cycle change
+        gain = np.where(pre, 1.0 / np.maximum(1.0 - phi, 1e-5), 1.0)
+        h = xs + gain * (gs - xs)
+        row = np.minimum(count[idx], depth)
+        # shift full histories, append the new pair
+        full = count[idx] >= depth + 1
+        X[idx[full], :-1], H[idx[full], :-1] = X[idx[full], 1:], H[idx[full], 1:]
+        X[idx, row], H[idx, row] = xs, h
+        count[idx] = np.minimum(count[idx] + 1, depth + 1)
+        new = h.copy()
+        m_all = count[idx] - 1
+        for m in np.unique(m_all[m_all > 0]):
+            sel = np.flatnonzero(m_all == m)
+            Xs, Hs = X[idx[sel], :m + 1], H[idx[sel], :m + 1]
+            sc = np.abs(Xs[:, -1]) + np.abs(Hs[:, -1]) + floor
+            F = (Hs - Xs) / sc[:, None, :]
+            dF, dH = F[:, 1:] - F[:, :-1], Hs[:, 1:] - Hs[:, :-1]
+            A = np.einsum("nik,njk->nij", dF, dF)
+            b = np.einsum("nik,nk->ni", dF, F[:, -1])
+            A = A + (1e-10 * np.trace(A, axis1=1, axis2=2)[:, None, None] + 1e-300) * np.eye(m)
+            gam = np.linalg.solve(A, b[..., None])[..., 0]
+            gam = np.where(np.isfinite(gam), gam, 0.0)
+            new[sel] = Hs[:, -1] - np.einsum("ni,nid->nd", gam, dH)
+        # components without a turnover follow the cycle (mixing them drives MIMICS microbes
+        # towards zero, from where they need years to grow back while cTOT looks settled)
+        new = np.where(check[:, None] | ~pre, gs, new)
+        count[idx[check]] = 0
+        # pools stay positive: at most a 100-fold cut of the cycle's image per step
+        new = np.where(nonneg, np.maximum(new, 0.01 * np.maximum(gs, 0.0)), new)
+        ok = np.all(np.isfinite(new), axis=1)
+        bad[idx] |= ~ok
+        new = np.where(ok[:, None], new, gs)
+        count[idx[~ok]] = 0
+        x[idx], phase[idx] = new, phg[idx]
+        g[idx], phg[idx], lsv[idx] = cycle_survival(x, phase, idx)
+        cx[idx], cg[idx] = np.asarray(ctot(x, phase))[idx], np.asarray(ctot(g, phg))[idx]
+        mc[idx] = _merit(x[idx], g[idx], cx[idx], cg[idx], settle, floor, tight)
+        checked[idx] = check
+        since[idx] = np.where(mc[idx] < 0.9 * best[idx], 0, since[idx] + 1)
+        best[idx] = np.minimum(best[idx], mc[idx])
+    return x, phase, g, phg, it, sim & ((mc > 1.0) | ~checked), bad & sim
+
+
 def anderson_fixed_point(cycle_map, x, phase, ctot, *, simulated, nonneg, area_m2, depth=5,
                          max_iter=200, tight=0.1, ctot_max=CTOT_MAX, merit_cols=None,
                          progress=None, history=None, years=lambda: 0):
@@ -623,8 +789,8 @@ def anderson_fixed_point(cycle_map, x, phase, ctot, *, simulated, nonneg, area_m
 
 
 def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfig, *, area_m2,
-                   simulated, max_iter: int = 40, warm_cycles: int = 1, confirm_cycles: int = 1,
-                   method: str = "newton", jacobian: str = "first_year", relax: int | None = None,
+                   simulated, max_iter: int | None = None, warm_cycles: int = 1, confirm_cycles: int = 1,
+                   method: str | None = None, jacobian: str = "first_year", relax: int | None = None,
                    anderson_depth: int = 5, tight: float = 0.5, ctot_max: float = CTOT_MAX,
                    presolve: bool = True, jacobian_every: int = 1, max_cycles: int = 1000,
                    progress: Callable[[str], None] | None = None) -> tuple[State, SpinReport]:
@@ -649,8 +815,12 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
     n = _check(state, cfg, area_m2, simulated)
     if jacobian not in ("cycle", "first_year"):
         raise SpinupError(f"jacobian must be 'cycle' or 'first_year', not {jacobian!r}")
-    if method not in ("newton", "anderson"):
-        raise SpinupError(f"method must be 'newton' or 'anderson', not {method!r}")
+    if method is None:       # the turnover preconditioner fails for MIMICS' microbial feedbacks
+        method = "accelerated" if cfg.soil == "casa" else "newton"
+    if method not in METHODS:
+        raise SpinupError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    if max_iter is None:
+        max_iter = 150 if method == "accelerated" else 40
     if relax is None:       # a cycle of many years is itself a long relaxation
         relax = 2 if len(cycle) == 1 else 0
     if relax < 0:
@@ -683,7 +853,14 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
     def ctot(xx, ph):
         return _ctot(xx, ph, p, cfg)
 
-    if method == "anderson":
+    if method == "accelerated":
+        xc, phc, gc, phg, it, fallback, out_of_bounds = accelerated_fixed_point(
+            run.cycle_survival, x, phase, ctot, area_m2=area_m2, simulated=simulated, nonneg=nonneg,
+            precondition=preconditioned_components(cfg),
+            settle=np.isin(np.arange(x.shape[1]), settling_components(cfg)), depth=anderson_depth,
+            max_iter=max_iter, tight=tight, progress=progress, history=history,
+            years=lambda: round(run.forward_years, 3))
+    elif method == "anderson":
         xc, phc, gc, phg, it, fallback, out_of_bounds = anderson_fixed_point(
             run.cycle_map, x, phase, ctot, simulated=simulated, nonneg=jnp.asarray(nonneg),
             area_m2=area_m2, depth=anderson_depth, max_iter=max_iter, tight=tight, ctot_max=ctot_max,
