@@ -136,6 +136,11 @@ def unpack(x: jax.Array, phase: jax.Array, cfg: ModelConfig) -> State:
 _SLOW = {"clitter", "nlitter", "csoil", "nsoil"} | set(MimicsPools._fields)
 
 
+def _component_keys(cfg: ModelConfig) -> list:
+    """(field name, index within the field) of every packed component, in packing order."""
+    return [(name, i) for name, w, _ in state_fields(cfg) for i in range(w)]
+
+
 def slow_components(cfg: ModelConfig) -> np.ndarray:
     """Indices of the packed litter and soil components."""
     return np.concatenate([np.arange(w) + i for (name, w, _), i in
@@ -153,8 +158,7 @@ def settling_components(cfg: ModelConfig) -> np.ndarray:
     slow |= {(k, 0) for k in ("SOMc", "SOMp", "SOMcN", "SOMpN")}
     if cfg.soil == "mimics":
         slow -= {("csoil", 1), ("csoil", 2), ("nsoil", 1), ("nsoil", 2)}
-    keys = [(name, i) for name, w, _ in state_fields(cfg) for i in range(w)]
-    return np.array([j for j, key in enumerate(keys) if key in slow])
+    return np.array([j for j, key in enumerate(_component_keys(cfg)) if key in slow])
 
 
 def moving_components(cfg: ModelConfig) -> np.ndarray:
@@ -168,8 +172,7 @@ def moving_components(cfg: ModelConfig) -> np.ndarray:
     if cfg.soil == "mimics":
         frozen |= {("csoil", i) for i in range(3)} | {("nsoil", i) for i in range(3)}
         frozen |= {("clitter", 0), ("clitter", 1), ("nlitter", 0), ("nlitter", 1)}
-    idx = [(name, i) for name, w, _ in state_fields(cfg) for i in range(w)]
-    return np.array([j for j, key in enumerate(idx) if key not in frozen])
+    return np.array([j for j, key in enumerate(_component_keys(cfg)) if key not in frozen])
 
 
 def _nonneg_mask(cfg: ModelConfig) -> np.ndarray:
@@ -255,14 +258,16 @@ class _Runner:
             f = self._cache[k]
         return f if pad is None else {key: jnp.take(v, pad, axis=-1) for key, v in f.items()}
 
-    def _subset(self, x, phase, idx):
-        """(x, phase, p, pad) of the cells `idx` (None: all), padded to a bucket size."""
+    def _subset(self, x, phase, idx, size=None):
+        """(x, phase, p, pad) of the cells `idx` (None: all), padded to `size` cells (default:
+        a bucket size)."""
         if idx is None:
             return x, phase, self.p, None
         idx = np.asarray(idx)
-        size = _bucket(len(idx), self.n)
-        pad = jnp.asarray(np.concatenate([idx, np.full(size - len(idx), idx[0])]))
-        return x[pad], phase[pad], {k: v[pad] for k, v in self.p.items()}, pad
+        size = _bucket(len(idx), self.n) if size is None else size
+        pad = np.concatenate([idx, np.full(size - len(idx), idx[0])])
+        pj = jnp.asarray(pad)
+        return x[pad], phase[pad], {k: v[pj] for k, v in self.p.items()}, pj
 
     def year(self, x, phase, k, p=None, pad=None):
         t0 = time.perf_counter()
@@ -294,12 +299,7 @@ class _Runner:
             g, ph, lsv = self.cycle_survival(x, phase)
             return g[idx], ph[idx], lsv[idx]
         m = len(x) if idx is None else len(idx)
-        pad = None
-        if idx is not None:
-            pad = np.concatenate([idx, np.full(-(-self.n // 8) - len(idx), idx[0])])
-            x, phase = x[pad], phase[pad]
-            pad = jnp.asarray(pad)
-        p = self.p if pad is None else {k: v[pad] for k, v in self.p.items()}
+        x, phase, p, pad = self._subset(x, phase, idx, size=-(-self.n // 8))
         x, phase, lsv = jnp.asarray(x), jnp.asarray(phase), 0.0
         for k in range(len(self.cycle)):
             x, phase, ly = _year_survival(x, phase, self.forcing(k, pad), p, self.cfg)
@@ -601,9 +601,9 @@ def preconditioned_components(cfg: ModelConfig) -> np.ndarray:
     with a first-order loss (wood and fine roots, litter, SOM, MIMICS pools; C and N). Leaf C
     and N follow the phenology rather than a balance of input and loss, and labile C, mineral
     N, LAI and the NPP memory forget their start values within a cycle: plain steps."""
-    keys = [(name, i) for name, w, _ in state_fields(cfg) for i in range(w)]
     pools = {"cplant", "nplant", "clitter", "nlitter", "csoil", "nsoil"} | set(MimicsPools._fields)
-    return np.array([name in pools and not (name in ("cplant", "nplant") and i == 0) for name, i in keys])
+    return np.array([name in pools and not (name in ("cplant", "nplant") and i == 0)
+                     for name, i in _component_keys(cfg)])
 
 
 def accelerated_fixed_point(cycle_survival, x, phase, ctot, *, area_m2, simulated, nonneg,
