@@ -93,6 +93,7 @@ def main():
     ap.add_argument("--method", default=None, choices=METHODS,
                     help="fixed-point method (default: accelerated for CASA, newton for MIMICS)")
     ap.add_argument("--jacobian", default="first_year", choices=("cycle", "first_year"))
+    ap.add_argument("--jacobian-by", default="differences", choices=("differences", "jvp"))
     ap.add_argument("--relax", type=int, default=None, help="plain cycles after each Newton step")
     ap.add_argument("--fallback-cycles", type=int, default=1000,
                     help="solver: most plain cycles for the cells Newton leaves unsettled")
@@ -111,6 +112,7 @@ def main():
         t0 = time.perf_counter()
         s, rep = solve_periodic(st, cycle, pj, cfg, area_m2=sites.landarea, simulated=act,
                                 max_iter=args.max_iter, method=args.method, jacobian=args.jacobian,
+                                jacobian_by=args.jacobian_by,
                                 presolve=not args.no_presolve, jacobian_every=args.jacobian_every,
                                 relax=args.relax, max_cycles=args.fallback_cycles,
                                 progress=lambda m: print("  solver", m, flush=True))

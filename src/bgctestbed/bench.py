@@ -5,7 +5,11 @@ the reference global grid; more: its cells repeated), so the cost per cell and i
 the number of cells can be read from one table. Each run compiles and runs a first year
 (reported as `compile_s`, the first year's time less a timed year's), then times `years` years. With `--workers` the same runs go
 through dask workers (chunks of cells, as `run --workers`). Peak memory is the process's
-maximum resident size so far (the driver's; dask workers are separate processes).
+maximum resident size so far (the driver's; dask workers are separate processes), also per
+cell. `--spinup` adds, for the in-process rows, the steady-state solver on the one-year
+cycle 1901 after a 20-year prespin (`spinup.method = "solver"`): its wall time, cost in
+forward-equivalent years and whether the equilibrium criteria hold
+(`benchmarks/spinup_solver.py` compares it with brute force).
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ import numpy as np
 from .errors import ConfigError
 
 COLUMNS = ["configuration", "cells", "workers", "compile_s", "year_s", "us_per_cell_day", "ratio",
-           "peak_rss_mb"]
+           "peak_rss_mb", "kb_per_cell"]
+SPINUP_COLUMNS = ["spinup_s", "spinup_fwd_eq_years", "spinup_converged"]
+PRESPIN_YEARS = 20
 
 
 def register(sub) -> None:
@@ -35,6 +41,9 @@ def register(sub) -> None:
     p.add_argument("--workers", default="0",
                    help="comma-separated dask worker counts, 0 = in process (default: 0)")
     p.add_argument("--years", type=int, default=1, help="timed years per run after the first (default: 1)")
+    p.add_argument("--spinup", action="store_true",
+                   help="also time the steady-state solver (in-process rows; 10 s to minutes per "
+                        "configuration on the world, MIMICS-CN over 15 min)")
     p.add_argument("--device", choices=("cpu", "gpu"), help="JAX platform")
     p.add_argument("--csv", default="bench.csv", help="table as CSV (default: bench.csv)")
     p.set_defaults(func=_bench)
@@ -62,12 +71,13 @@ def _bench(args) -> int:
         raise ConfigError("--years must be at least 1")
     select_device(args.device or "")
     rows = bench(confs, _ints(args.cells, "cells", 1), _ints(args.workers, "workers", 0), args.years,
-                 progress=print)
-    print(format_table(rows))
+                 spinup=args.spinup, progress=print)
+    columns = COLUMNS + (SPINUP_COLUMNS if args.spinup else [])
+    print(format_table(rows, columns))
     from .io.atomic import write_text
 
     buf = io.StringIO()
-    w = csv.DictWriter(buf, COLUMNS, lineterminator="\n")
+    w = csv.DictWriter(buf, columns, lineterminator="\n", restval="")
     w.writeheader()
     w.writerows(rows)
     write_text(Path(args.csv), buf.getvalue())
@@ -75,9 +85,11 @@ def _bench(args) -> int:
     return 0
 
 
-def bench(configurations, cells, workers, years: int = 1, progress=None) -> list[dict]:
+def bench(configurations, cells, workers, years: int = 1, spinup: bool = False,
+          progress=None) -> list[dict]:
     """One row per (configuration, cells, workers); `ratio`: time per cell-day relative to the
-    configuration's first row (the same process, the same machine)."""
+    configuration's first row (the same process, the same machine). `spinup`: the in-process
+    rows also carry the solver's cost (`SPINUP_COLUMNS`)."""
     import jax
 
     from .config import parse_config
@@ -117,17 +129,38 @@ def bench(configurations, cells, workers, years: int = 1, progress=None) -> list
                     ex.close()
                 per = year_s / (n * 365) * 1e6
                 base = base or per
+                rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss       # kB
                 row = dict(configuration=name, cells=n, workers=nw, compile_s=round(max(first - year_s, 0.0), 2),
                            year_s=round(year_s, 3), us_per_cell_day=round(per, 3), ratio=round(per / base, 3),
-                           peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
+                           peak_rss_mb=round(rss / 1024, 1), kb_per_cell=round(rss / n, 1))
+                if spinup and not nw:
+                    row.update(_spinup_cost(m, sites, forcing))
                 rows.append(row)
                 if progress:
                     progress(" ".join(f"{k}={v}" for k, v in row.items()))
     return rows
 
 
-def format_table(rows: list[dict]) -> str:
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in COLUMNS}
-    lines = ["  ".join(c.rjust(widths[c]) for c in COLUMNS)]
-    lines += ["  ".join(str(r[c]).rjust(widths[c]) for c in COLUMNS) for r in rows]
+def _spinup_cost(m, sites, forcing) -> dict:
+    """The solver on the one-year cycle of `forcing` after PRESPIN_YEARS years of it."""
+    import jax.numpy as jnp
+
+    from .model import run_year
+    from .spinup.solver import solve_periodic
+    from .workflow import cold_state
+
+    f = {k: jnp.asarray(v, jnp.float64) for k, v in forcing.items()}
+    st = cold_state(m, sites)
+    for _ in range(PRESPIN_YEARS):
+        st, _, _ = run_year(st, f, m.pj, m.model)
+    _, rep = solve_periodic(st, [f], m.pj, m.model, area_m2=sites.landarea,
+                            simulated=np.asarray(m.p["active"], bool))
+    return dict(spinup_s=round(rep.wall_s, 1), spinup_fwd_eq_years=round(rep.forward_equivalent_years, 1),
+                spinup_converged=rep.converged)
+
+
+def format_table(rows: list[dict], columns=COLUMNS) -> str:
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    lines = ["  ".join(c.rjust(widths[c]) for c in columns)]
+    lines += ["  ".join(str(r.get(c, "")).rjust(widths[c]) for c in columns) for r in rows]
     return "\n".join(lines)

@@ -2,6 +2,8 @@
 
 import csv
 
+import pytest
+
 from bgctestbed.cli import main
 
 
@@ -13,6 +15,15 @@ def test_bench_tiny(tmp_path, capsys):
         [("casa-c", 7, 0), ("casa-c", 20, 0)]
     assert float(rows[0]["ratio"]) == 1.0 and all(float(r["year_s"]) > 0 for r in rows)
     assert "us_per_cell_day" in capsys.readouterr().out
+
+
+def test_bench_spinup_columns(tmp_path):
+    out = tmp_path / "b.csv"
+    assert main(["bench", "--configurations", "casa-c", "--cells", "12", "--spinup", "--csv", str(out)]) == 0
+    (row,) = list(csv.DictReader(out.open()))
+    assert float(row["spinup_s"]) > 0 and float(row["spinup_fwd_eq_years"]) > 0
+    assert row["spinup_converged"] in ("True", "False")
+    assert float(row["kb_per_cell"]) * 12 == pytest.approx(float(row["peak_rss_mb"]) * 1024, rel=0.01)
 
 
 def test_bench_bad_option_is_a_clean_error(capsys):
