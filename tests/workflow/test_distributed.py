@@ -88,3 +88,53 @@ def test_solver_by_chunks_on_workers_equals_the_same_chunks_in_process(tmp_path)
     assert local.ex.nchunks == dist.ex.nchunks == 2
     outputs_equal(tmp_path / "a", tmp_path / "b", ["casa-c"])
     assert "chunk 1" in (tmp_path / "a" / "casa-c" / "spinup_log.csv").read_text()
+
+
+def test_resume_on_workers_after_an_interruption_equals_the_uninterrupted_run(tmp_path, monkeypatch):
+    """The driver stops mid spin-up (2 workers); `resume` on 2 workers continues from the
+    chunks' checkpoint (it runs fewer years than the whole run) and ends with the
+    uninterrupted in-process run's states and outputs."""
+    from bgctestbed import executor
+
+    years = {"n": 0}
+
+    def counting(cls):
+        real_map = cls.map
+
+        def map_(self, fn, *args):
+            if fn is workflow._year_task:
+                years["n"] += 1 / self.nchunks
+            return real_map(self, fn, *args)
+        monkeypatch.setattr(cls, "map", map_)
+
+    counting(executor.LocalExecutor)
+    counting(executor.DaskExecutor)
+    over = dict(spinup={"max_cycles": 3}, scenario={"years": []})
+    workflow.run_config(small_config(tmp_path / "a", **over), quiet=True)
+    whole, years["n"] = years["n"], 0
+    real, calls = workflow.soil_carbon, {"n": 0}
+
+    def interrupted(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 4:          # CASA-CN, in its accelerated stage after 2 checkpointed cycles
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(workflow, "soil_carbon", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        workflow.run_config(small_config(tmp_path / "b", compute={"workers": 2}, **over), quiet=True)
+    monkeypatch.setattr(workflow, "soil_carbon", real)
+    assert (tmp_path / "b" / "casa-cn" / "checkpoint_spinup.nc").exists()
+    assert not (tmp_path / "b" / "casa-cn" / "restart_spinup.nc").exists()
+    years["n"] = 0
+    run = workflow.run_config(small_config(tmp_path / "b", compute={"workers": 2}, **over), resume=True,
+                              quiet=True)
+    assert run.ex.nchunks == 2
+    assert 0 < years["n"] < whole - 2, (years["n"], whole)    # the checkpointed cycles are not rerun
+    for name in ("casa-cn", "mimics-c"):
+        for f in ("restart_spinup.nc", "restart_historical.nc"):
+            states_equal(read_restart(tmp_path / "a" / name / f)[0], read_restart(tmp_path / "b" / name / f)[0])
+        with xr.open_dataset(tmp_path / "a" / name / "historical_annual.nc") as x, \
+                xr.open_dataset(tmp_path / "b" / name / "historical_annual.nc") as y:
+            for v in x.data_vars:
+                np.testing.assert_array_equal(x[v].values, y[v].values, err_msg=f"{name} {v}")
