@@ -9,9 +9,9 @@ its cost is set by the slowest pool (passive / SOMp turnover, centuries to mille
 the CASA soil (each pool's cycle change divided by the fraction of it the cycle's losses take,
 then Anderson mixing; one forward cycle per iteration) and `newton_fixed_point` for MIMICS.
 For Newton, cells never interact, so every cell has its own
-small dense Jacobian (all continuous state variables of the cell, 11-37 of them) obtained in
-forward mode: one pass of the cycle with a batch of unit tangents (`jax.vmap` of `jax.jvp`),
-the primal computed once. The Newton step (J - I) dx = -(G(x) - x) is globalised per cell:
+small dense Jacobian (all continuous state variables of the cell, 11-37 of them) obtained by
+one-sided differences (one forward pass per variable) or, exactly, in forward mode (one pass
+with a batch of unit tangents, `jax.vmap` of `jax.jvp`; dearer per column). The Newton step (J - I) dx = -(G(x) - x) is globalised per cell:
 pools stay >= 0, a step is accepted only where it lowers the cell's scaled residual, otherwise
 the step length is cut, and a cell that still fails falls back to one plain cycle (recorded in
 `fallback_cells`). N limitation and the clamps at zero make G only piecewise smooth, which is
@@ -830,7 +830,9 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
     cycles). `presolve` (cycles of more than one year): first solve the steady state of the
     first year repeated (cheap iterations of one year), then iterate on the whole cycle from
     it; the report adds both stages' costs. `jacobian_every` k > 1: chord iterations (a
-    cell's Jacobian is renewed after k accepted steps). `method="anderson"`: derivative-free
+    cell's Jacobian is renewed after k accepted steps). `jacobian_by`: "differences" (one
+    forward pass per column) or "jvp" (exact forward-mode tangents; `_Runner.cycle_jacobian`).
+    `method="anderson"`: derivative-free
     Anderson acceleration instead of Newton.
 
     Finally `confirm_cycles` plain cycles run from the image of the solution and the
