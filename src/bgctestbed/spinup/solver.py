@@ -8,16 +8,16 @@ its cost is set by the slowest pool (passive / SOMp turnover, centuries to mille
 `solve_periodic` solves G(x) - x = 0 directly, by default with `accelerated_fixed_point` for
 the CASA soil (each pool's cycle change divided by the fraction of it the cycle's losses take,
 then Anderson mixing; one forward cycle per iteration) and `newton_fixed_point` for MIMICS.
-For Newton, cells never interact, so every cell has its own
-small dense Jacobian (all continuous state variables of the cell, 11-37 of them) obtained by
-one-sided differences (one forward pass per variable) or, exactly, in forward mode (one pass
-with a batch of unit tangents, `jax.vmap` of `jax.jvp`; dearer per column). The Newton step (J - I) dx = -(G(x) - x) is globalised per cell:
-pools stay >= 0, a step is accepted only where it lowers the cell's scaled residual, otherwise
-the step length is cut, and a cell that still fails falls back to one plain cycle (recorded in
-`fallback_cells`). N limitation and the clamps at zero make G only piecewise smooth, which is
-why plain Newton alone is not enough for the C+N configurations. When the criteria hold at the
-current point, confirmation cycles are run forward and the criteria are evaluated between
-successive cycle ends, exactly as for brute force.
+For Newton, cells never interact, so every cell has its own small dense Jacobian (all
+continuous state variables of the cell, 11-37 of them) obtained by one-sided differences (one
+forward pass per variable) or, exactly, in forward mode (one pass with a batch of unit
+tangents, `jax.vmap` of `jax.jvp`; dearer per column). The Newton step (J - I) dx = -(G(x) - x)
+is globalised per cell: pools stay >= 0, a step is accepted only where it lowers the cell's
+scaled residual, otherwise the step length is cut, and a cell that still fails falls back to
+one plain cycle (recorded in `fallback_cells`). N limitation and the clamps at zero make G only
+piecewise smooth, which is why plain Newton alone is not enough for the C+N configurations.
+When the criteria hold at the current point, confirmation cycles are run forward and the
+criteria are evaluated between successive cycle ends, exactly as for brute force.
 
 All functions are pure: forcing arrives as a sequence of yearly dicts, progress as a callback.
 Units follow the model state: C in g C m-2, N in g N m-2, MIMICS pools in mg cm-3.
@@ -619,6 +619,18 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
     return x, phase, g, phg, it, fallback & sim, oob & sim
 
 
+def _mixing_weights(dF, f):
+    """Anderson weights per cell: the least-squares gamma of min |f - dF^T gamma|
+    (Tikhonov-regularised), dF (n, m, k) residual differences, f (n, k) the last residual;
+    non-finite weights become 0 (no mixing)."""
+    m = dF.shape[1]
+    A = np.einsum("nik,njk->nij", dF, dF)
+    b = np.einsum("nik,nk->ni", dF, f)
+    A = A + (1e-10 * np.trace(A, axis1=1, axis2=2)[:, None, None] + 1e-300) * np.eye(m)
+    gam = np.linalg.solve(A, b[..., None])[..., 0]
+    return np.where(np.isfinite(gam), gam, 0.0)
+
+
 def preconditioned_components(cfg: ModelConfig) -> np.ndarray:
     """Mask of the packed components whose cycle change is scaled by their turnover: pools
     with a first-order loss (wood and fine roots, litter, SOM, MIMICS pools; C and N). Leaf C
@@ -708,11 +720,7 @@ def accelerated_fixed_point(cycle_survival, x, phase, ctot, *, area_m2, simulate
             sc = np.abs(Xs[:, -1]) + np.abs(Hs[:, -1]) + floor
             F = (Hs - Xs) / sc[:, None, :]
             dF, dH = F[:, 1:] - F[:, :-1], Hs[:, 1:] - Hs[:, :-1]
-            A = np.einsum("nik,njk->nij", dF, dF)
-            b = np.einsum("nik,nk->ni", dF, F[:, -1])
-            A = A + (1e-10 * np.trace(A, axis1=1, axis2=2)[:, None, None] + 1e-300) * np.eye(m)
-            gam = np.linalg.solve(A, b[..., None])[..., 0]
-            gam = np.where(np.isfinite(gam), gam, 0.0)
+            gam = _mixing_weights(dF, F[:, -1])
             new[sel] = Hs[:, -1] - np.einsum("ni,nid->nd", gam, dH)
         # components without a turnover follow the cycle (mixing them drives MIMICS microbes
         # towards zero, from where they need years to grow back while cTOT looks settled)
@@ -792,15 +800,10 @@ def anderson_fixed_point(cycle_map, x, phase, ctot, *, simulated, nonneg, area_m
             F = (G - X) / scale[:, None, :]
             dF = (F[:, 1:] - F[:, :-1])[:, :, cols]             # (n, m, k)
             dG = G[:, 1:] - G[:, :-1]                           # (n, m, d)
-            # least squares min |f - dF^T gamma| per cell, Tikhonov-regularised
-            A = np.einsum("nik,njk->nij", dF, dF)
-            b = np.einsum("nik,nk->ni", dF, F[:, -1][:, cols])
-            A = A + 1e-10 * np.trace(A, axis1=1, axis2=2)[:, None, None] * np.eye(m) + 1e-300 * np.eye(m)
             try:
-                gam = np.linalg.solve(A, b[..., None])[..., 0]
+                gam = _mixing_weights(dF, F[:, -1][:, cols])
             except np.linalg.LinAlgError:
                 gam = np.zeros((n, m))
-            gam = np.where(np.isfinite(gam), gam, 0.0)
             nxt = gn - np.einsum("ni,nid->nd", gam, dG)
         nxt = np.where(nonneg, np.maximum(nxt, 0.0), nxt)
         ct = ctot(jnp.asarray(nxt), phg)
@@ -832,8 +835,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
     it; the report adds both stages' costs. `jacobian_every` k > 1: chord iterations (a
     cell's Jacobian is renewed after k accepted steps). `jacobian_by`: "differences" (one
     forward pass per column) or "jvp" (exact forward-mode tangents; `_Runner.cycle_jacobian`).
-    `method="anderson"`: derivative-free
-    Anderson acceleration instead of Newton.
+    `method="anderson"`: derivative-free Anderson acceleration instead of Newton.
 
     Finally `confirm_cycles` plain cycles run from the image of the solution and the
     criteria are evaluated between the last two cycle ends (the returned state is the last
