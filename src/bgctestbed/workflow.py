@@ -540,12 +540,18 @@ class Run:
         m.state = jax.tree.map(jnp.asarray, ex.gather(ex.pick(res, 0)))
         rep = self._merge_reports(m, ex.collect(ex.pick(res, 1)))
         m.residual = np.where(self.simulated, np.asarray(rep.residual, np.float64), 0.0)
-        rows = [dict(stage=("solver" if "iteration" in h else "cycle") +
-                     (f" chunk {h['chunk']}" if "chunk" in h else ""), cycle=i + 1,
-                     years=h.get("years", ""), **_crit_cols(h)) for i, h in enumerate(rep.history)]
-        if rep.criteria is not None:
-            rows.append(dict(stage="confirmation", cycle=len(rows) + 1, years=rep.forward_years,
-                             **_crit_cols(rep.criteria.as_dict()), wall_s=round(rep.wall_s, 3)))
+        def stage(h):
+            kind = ("confirmation" if h.get("iteration") == "confirm" else
+                    "solver" if "iteration" in h else "cycle")
+            return kind + (f" chunk {h['chunk']}" if "chunk" in h else "")
+
+        rows = [dict(stage=stage(h), cycle=i + 1, years=h.get("years", ""), **_crit_cols(h))
+                for i, h in enumerate(rep.history)]
+        if rep.criteria is not None and len(rep.history) and "chunk" in rep.history[-1]:
+            rows.append(dict(stage="confirmation all chunks", cycle=len(rows) + 1, years=rep.forward_years,
+                             **_crit_cols(rep.criteria.as_dict())))
+        if rows:
+            rows[-1]["wall_s"] = round(rep.wall_s, 3)
         _write_log(m.dir / "spinup_log.csv", rows)
         m.info.update(solver_converged=bool(rep.converged), solver_forward_years=float(rep.forward_years),
                       solver_forward_equivalent_years=float(rep.forward_equivalent_years),

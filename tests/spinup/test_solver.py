@@ -198,6 +198,10 @@ def _check_solution(grid, name):
     assert not (rep.unsolved_cells & ~high).any(), rep.summary()
     solved = act & ~rep.unsolved_cells
     assert solved.sum() >= 8
+    # confirmation cycles stop at the first that meets the criteria, as brute force does
+    confirm = [h["passed"] for h in rep.history
+               if h.get("iteration") == "confirm" and h.get("stage") != "presolve"]
+    assert confirm and not any(confirm[:-1]) and confirm[-1] == rep.converged
     # an independent confirmation cycle from the returned state, criteria on solved cells
     b, brep = brute_force(s, cycle, pj, cfg, area_m2=sites.landarea, simulated=solved,
                           max_cycles=1)
