@@ -59,10 +59,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "mimics_restart": Key(str, "", "MIMICS restart CSV for the MIMICS configurations (with casa_restart)"),
     },
     "spinup": {
-        "method": Key(str, "brute", "'brute' (repeat the forcing cycle) or 'solver' (the periodic steady "
-                      "state solved directly: turnover-preconditioned Anderson acceleration for CASA, "
+        "method": Key(str, "auto", "'auto' (the steady-state solver for the CASA soil, brute force for "
+                      "MIMICS), 'brute' (repeat the forcing cycle, as the reference) or 'solver' (the periodic "
+                      "steady state solved directly: turnover-preconditioned Anderson acceleration for CASA, "
                       "per-cell Newton for MIMICS, then confirmation cycles; not for MIMICS-CN, see "
-                      "docs/spinup.md)", ("brute", "solver")),
+                      "docs/spinup.md)", ("auto", "brute", "solver")),
         "prespin_year": Key(int, 1901, "year whose forcing is repeated in the prespin"),
         "prespin_years": Key(int, 100, "years of prespin (0 = none)"),
         "cycle": Key(list, [1901, 1920], "first and last year of the spin-up forcing cycle"),
@@ -216,14 +217,15 @@ def _toml(v) -> str:
 
 
 PRESETS = {
-    # the paper's protocol on the embedded world (brute-force spin-up: days of computing)
+    # the paper's protocol on the embedded world (CASA: the steady-state solver, minutes;
+    # MIMICS: brute-force spin-up, days of computing)
     "paper": {"run": {"name": "paper", "output_dir": "output/paper"}},
     # a few minutes: every 10th cell, a 1-year spin-up cycle, short prespin and spin-up at normal
     # rates (not at equilibrium: the spin-up log says how far from it; a short accelerated stage
     # followed by the passive x10 rescale would overshoot)
     "quick": {"run": {"name": "quick", "output_dir": "output/quick", "budgets": False},
               "inputs": {"cell_stride": 10},
-              "spinup": {"prespin_years": 10, "cycle": [1901, 1901], "max_cycles": 40,
+              "spinup": {"method": "brute", "prespin_years": 10, "cycle": [1901, 1901], "max_cycles": 40,
                          "accelerated": False}},
 }
 

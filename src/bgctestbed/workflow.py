@@ -467,7 +467,7 @@ class Run:
     def spinup(self, m: Member, cycle) -> None:
         sp = self.cfg["spinup"]
         t0 = time.perf_counter()
-        if sp["method"] == "solver":
+        if sp["method"] == "solver" or (sp["method"] == "auto" and m.model.soil == "casa"):
             self._spin_solver(m, cycle)
         else:
             stages = ["accelerated", "normal"] if m.p_ad is not None and sp["accelerated"] else ["normal"]

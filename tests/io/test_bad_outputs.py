@@ -28,6 +28,7 @@ soil = "{inputs / 'soil.csv'}"
 phenology = "{reference_dir / 'testbed_inputs' / 'modis_phenology_wtundra.txt'}"
 met = "{inputs / 'met_{year}_{year}.nc'}"
 [spinup]
+method = "brute"
 prespin_years = 0
 cycle = [1901, 1901]
 max_cycles = 1

@@ -31,7 +31,7 @@ def _toml(inputs, tmp_path, *, extra="", historical="[]", world="files", output=
              f'met = "{inputs / "met_{year}_{year}.nc"}"\n') if world == "files" else ""
     cfg.write_text(f'[run]\noutput_dir = "{output}"\nconfigurations = ["casa-c"]\nreport = false\n'
                    f'[inputs]\nworld = "{world}"\n{files}'
-                   f'[spinup]\nprespin_years = 1\ncycle = [1901, 1903]\nmax_cycles = 1\naccelerated = false\n'
+                   f'[spinup]\nmethod = "brute"\nprespin_years = 1\ncycle = [1901, 1903]\nmax_cycles = 1\naccelerated = false\n'
                    f'[historical]\nyears = {historical}\n{extra}')
     return cfg
 

@@ -14,7 +14,7 @@ from bgctestbed.errors import ConfigError
     ({"spin": {}}, "unknown section [spin]"),
     ({"spinup": {"max_cycles": "10"}}, "spinup.max_cycles must be int"),
     ({"spinup": {"max_cycles": True}}, "spinup.max_cycles must be int"),
-    ({"spinup": {"method": "newton"}}, "spinup.method must be one of brute, solver"),
+    ({"spinup": {"method": "newton"}}, "spinup.method must be one of auto, brute, solver"),
     ({"run": {"configurations": ["casa-c", "mimics-x"]}}, "unknown: mimics-x"),
     ({"run": {"configurations": []}}, "run.configurations must list"),
     ({"historical": {"years": [2014, 1901]}}, "historical.years must be [first, last]"),

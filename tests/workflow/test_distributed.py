@@ -16,7 +16,8 @@ pytest.importorskip("distributed")
 def small_config(folder, **over):
     data = {"run": {"output_dir": str(folder), "configurations": ["casa-cn", "mimics-c"], "report": False},
             "inputs": {"cell_stride": 97},
-            "spinup": {"prespin_years": 1, "cycle": [1901, 1902], "max_cycles": 2, "checkpoint_every": 1},
+            "spinup": {"method": "brute", "prespin_years": 1, "cycle": [1901, 1902], "max_cycles": 2,
+                       "checkpoint_every": 1},
             "historical": {"years": [1901, 1901]},
             "scenario": {"years": [1902, 1902], "output": "daily"}}
     for sec, kv in over.items():

@@ -17,7 +17,8 @@ def make_config(tmp_path, reference_dir, **over):
         "inputs": {"world": "files", "gridinfo": str(inputs / "gridinfo.csv"), "soil": str(inputs / "soil.csv"),
                    "phenology": str(reference_dir / "testbed_inputs" / "modis_phenology_wtundra.txt"),
                    "met": str(inputs / "met_{year}_{year}.nc")},
-        "spinup": {"prespin_years": 2, "cycle": [1901, 1903], "max_cycles": 4, "checkpoint_every": 1},
+        "spinup": {"method": "brute", "prespin_years": 2, "cycle": [1901, 1903], "max_cycles": 4,
+                   "checkpoint_every": 1},
         "historical": {"years": []},
     }
     for sec, kv in over.items():
@@ -95,6 +96,19 @@ def test_accelerated_stage_then_passive_rescale(tmp_path, reference_dir):
     log = (m.dir / "spinup_log.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in log[1:]] == ["accelerated", "normal"]
     assert len(rescaled) == 1 and rescaled[0][1] == 10.0
+
+
+def test_auto_spins_casa_up_with_the_solver_and_mimics_by_brute_force(tmp_path, reference_dir):
+    """The default method: the CASA member's log holds solver iterations and confirmation
+    cycles, the MIMICS member's the brute-force cycles of the normal stage."""
+    cfg = make_config(tmp_path, reference_dir, run={"configurations": ["casa-c", "mimics-c"]},
+                      spinup={"method": "auto", "prespin_years": 1, "cycle": [1901, 1901], "max_cycles": 2})
+    run = workflow.run_config(cfg, quiet=True)
+    stages = {m.name: {line.split(",")[0] for line in (m.dir / "spinup_log.csv").read_text().splitlines()[1:]}
+              for m in run.members}
+    assert {"solver", "confirmation"} <= stages["casa-c"], stages
+    assert stages["mimics-c"] == {"normal"}, stages
+    assert {"solver_converged"} <= set(run.members[0].info) and "normal_cycles" in run.members[1].info
 
 
 def test_rescale_passive_keeps_cn():
