@@ -41,7 +41,7 @@ from .model import ModelConfig, State, run_year, to_jax
 from .params.casa import casa_cell_params, default_casa_table, read_casa_table
 from .params.mimics import default_mimics_params, mimics_cell_params, read_mimics_params
 from .sites import Sites
-from .spinup.criteria import equilibrium_criteria, soil_carbon
+from .spinup.criteria import LIMIT_FRACTION, equilibrium_criteria, soil_carbon
 
 log = logging.getLogger(__name__)
 
@@ -531,10 +531,10 @@ class Run:
 
     def _spin_solver(self, m: Member, cycle) -> None:
         ex = self.ex
-        if m.model.soil == "mimics" and m.model.nitrogen:
-            log.warning("%s: the steady-state solver can move MIMICS-CN cells into a second steady "
-                        "state that brute force does not reach (docs/spinup.md); prefer method = 'brute'",
-                        m.name)
+        if m.model.soil == "mimics":
+            log.warning("%s: the steady-state solver can end MIMICS cells on fixed points that brute "
+                        "force does not reach (unstable ones, second steady states; docs/spinup.md); "
+                        "prefer method = 'auto' or 'brute'", m.name)
         res = ex.map(_solve_task, ex.split(m.state), [[f[i] for f in cycle] for i in range(ex.nchunks)],
                      m.pc, m.mc, ex.split(self.area), ex.split(self.simulated), None if self.quiet else m.name)
         m.state = jax.tree.map(jnp.asarray, ex.gather(ex.pick(res, 0)))
@@ -556,7 +556,8 @@ class Run:
         m.info.update(solver_converged=bool(rep.converged), solver_forward_years=float(rep.forward_years),
                       solver_forward_equivalent_years=float(rep.forward_equivalent_years),
                       solver_fallback_cells=int(np.sum(rep.fallback_cells)),
-                      solver_unsolved_cells=int(np.sum(rep.unsolved_cells)))
+                      solver_unsolved_cells=int(np.sum(rep.unsolved_cells)),
+                      solver_unstable_cells=int(np.sum(rep.unstable_cells)) if rep.unstable_cells is not None else 0)
         if not rep.converged:
             log.warning("%s: the solver did not meet the criteria (%s)", m.name,
                         rep.criteria.summary() if rep.criteria else "no confirmation")
@@ -573,13 +574,16 @@ class Run:
         if all(r.criteria is not None for r in reps):
             cur = soil_carbon(m.state, m.p)
             crit = equilibrium_criteria(cur - residual, cur, self.area, self.simulated)
+        unstable = None if reps[0].unstable_cells is None else np.concatenate([r.unstable_cells for r in reps])
+        stable = unstable is None or unstable.sum() < LIMIT_FRACTION * max(int(self.simulated.sum()), 1)
         return dataclasses.replace(
-            reps[0], converged=bool(crit is not None and crit.passed), criteria=crit, residual=residual,
+            reps[0], converged=bool(crit is not None and crit.passed and stable), criteria=crit, residual=residual,
             cycles=max(r.cycles for r in reps), iterations=max(r.iterations for r in reps),
             forward_years=max(r.forward_years for r in reps), wall_s=max(r.wall_s for r in reps),
             forward_equivalent_years=max(r.forward_equivalent_years for r in reps),
             fallback_cells=np.concatenate([r.fallback_cells for r in reps]),
             unsolved_cells=np.concatenate([r.unsolved_cells for r in reps]),
+            unstable_cells=unstable,
             history=[dict(h, chunk=i) for i, r in enumerate(reps) for h in r.history])
 
     def transient(self, members, phase: str, years, output: str) -> None:

@@ -14,7 +14,7 @@ from bgctestbed.params.mimics import default_mimics_params
 from bgctestbed.spinup.criteria import equilibrium_criteria, soil_carbon
 from bgctestbed.spinup.solver import (_Runner, accelerated_fixed_point, anderson_fixed_point, brute_force,
                                       moving_components, newton_fixed_point, pack, slow_components,
-                                      solve_periodic)
+                                      solve_periodic, unstable_fixed_points)
 
 CONFIGS = {"CASA-C": ("casa", False), "CASA-CN": ("casa", True),
            "MIMICS-C": ("mimics", False), "MIMICS-CN": ("mimics", True)}
@@ -99,6 +99,26 @@ def test_a_cell_whose_newton_steps_fail_is_finished_by_plain_cycles_and_reported
         tight=1e-3)
     np.testing.assert_allclose(np.asarray(g), xstar, rtol=1e-5)
     assert fallback[1] and fallback.sum() == 1 and not oob.any()
+
+
+def test_an_unstable_fixed_point_is_reported():
+    """Newton reaches the fixed point of an affine map whatever its eigenvalues, and plain
+    cycles from an exact fixed point do not move: only the Jacobian tells that cell 2, with
+    an eigenvalue of 1.2, is a fixed point that brute force would never settle on."""
+    A, b, _ = _affine_case(seed=3, slow=0.99)
+    A[2, 0, 0] = 1.2
+    n, d = b.shape
+    xstar = np.linalg.solve(np.eye(d)[None] - A, b[..., None])[..., 0]
+    evaluate, cycle_map = _affine_maps(A, b)
+    x, ph, g, _, it, fallback, oob = newton_fixed_point(
+        evaluate, cycle_map, jnp.ones((n, d)), jnp.zeros(n, int), _sum_ctot, area_m2=np.ones(n),
+        simulated=np.ones(n, bool), nonneg=np.zeros(d, bool), relax=0, tight=1e-3)
+    np.testing.assert_allclose(np.asarray(x), xstar, rtol=1e-8)
+    np.testing.assert_allclose(np.asarray(g), xstar, rtol=1e-8)
+    cells = np.ones(n, bool)
+    cells[4] = False                 # not checked
+    unstable = unstable_fixed_points(evaluate, x, ph, cells)
+    assert list(np.flatnonzero(unstable)) == [2]
 
 
 def test_anderson_finds_the_analytic_fixed_point_of_an_affine_map():
@@ -201,7 +221,8 @@ def _check_solution(grid, name):
     # confirmation cycles stop at the first that meets the criteria, as brute force does
     confirm = [h["passed"] for h in rep.history
                if h.get("iteration") == "confirm" and h.get("stage") != "presolve"]
-    assert confirm and not any(confirm[:-1]) and confirm[-1] == rep.converged
+    assert confirm and not any(confirm[:-1])
+    assert rep.converged == (confirm[-1] and (rep.unstable_cells is None or not rep.unstable_cells.any()))
     # an independent confirmation cycle from the returned state, criteria on solved cells
     b, brep = brute_force(s, cycle, pj, cfg, area_m2=sites.landarea, simulated=solved,
                           max_cycles=1)

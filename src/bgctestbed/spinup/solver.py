@@ -53,6 +53,10 @@ _MIM_FIELDS = tuple((k, 1, True) for k in MimicsPools._fields)
 # a Newton target beyond the bound, or none (singular J - I), marks the cell unsolved.
 CTOT_MAX = 1.0e7
 
+# Spectral radius of the cycle map's Jacobian above which a Newton solution is an unstable
+# fixed point (neutral directions, such as soil C without microbes, have exactly 1)
+UNSTABLE_RADIUS = 1.001
+
 # Fixed-point methods of `solve_periodic`
 METHODS = ("accelerated", "newton", "anderson")
 
@@ -74,7 +78,10 @@ class SpinReport:
     on the same grid (all costs included: tangents, solves, compilation).
     fallback_cells: cells where a solver step was rejected and plain cycles were used.
     unsolved_cells: cells still failing the per-cell criteria at the end (no steady state
-    found within physical bounds, e.g. pools growing without bound).
+    found within physical bounds, e.g. pools growing without bound), and the unstable cells.
+    unstable_cells: cells whose Newton solution is an unstable fixed point of the cycle (a
+    Jacobian eigenvalue beyond 1: plain cycles, and so brute force, leave it); None where not
+    checked (brute force, the accelerated and Anderson solvers).
     residual: per-cell cTOT change over the last cycle (g C m-2).
     history: per-iteration/cycle records for logging.
     """
@@ -91,14 +98,16 @@ class SpinReport:
     unsolved_cells: np.ndarray
     residual: np.ndarray
     history: list = field(default_factory=list)
+    unstable_cells: np.ndarray | None = None
 
     def summary(self) -> str:
         c = self.criteria.summary() if self.criteria is not None else "no criteria"
+        unstable = "" if self.unstable_cells is None else f" (unstable {int(self.unstable_cells.sum())})"
         return (f"{'converged' if self.converged else 'NOT converged'} after {self.iterations} "
                 f"iterations, {self.cycles} cycles, {self.forward_years:.1f} forward years, "
                 f"{self.forward_equivalent_years:.1f} forward-equivalent years ({self.wall_s:.1f} s); "
                 f"fallback cells {int(self.fallback_cells.sum())}, unsolved "
-                f"{int(self.unsolved_cells.sum())}; {c}")
+                f"{int(self.unsolved_cells.sum())}{unstable}; {c}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -619,6 +628,21 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
     return x, phase, g, phg, it, fallback & sim, oob & sim
 
 
+def unstable_fixed_points(evaluate, x, phase, cells, limit=UNSTABLE_RADIUS):
+    """Mask of the cells `cells` (bool, all cells) whose cycle map has a Jacobian eigenvalue
+    of modulus above `limit` at x: such a fixed point repels plain cycles (for instance MIMICS
+    microbes that Newton steps brought near zero where they can grow: they regrow from traces
+    and consume the soil C), so it is not the state brute force reaches. `evaluate` as for
+    `newton_fixed_point`."""
+    out = np.zeros(len(cells), bool)
+    idx = np.flatnonzero(cells)
+    if len(idx):
+        _, _, jac = evaluate(x, phase, idx)
+        radius = np.max(np.abs(np.linalg.eigvals(np.asarray(jac))), axis=1)
+        out[idx] = ~(radius <= limit)
+    return out
+
+
 def _mixing_weights(dF, f):
     """Anderson weights per cell: the least-squares gamma of min |f - dF^T gamma|
     (Tikhonov-regularised), dF (n, m, k) residual differences, f (n, k) the last residual;
@@ -820,6 +844,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
                    relax: int | None = None,
                    anderson_depth: int = 5, tight: float = 0.5, ctot_max: float = CTOT_MAX,
                    presolve: bool = True, jacobian_every: int = 1, max_cycles: int = 1000,
+                   check_stability: bool = True,
                    progress: Callable[[str], None] | None = None) -> tuple[State, SpinReport]:
     """Find the state that reproduces itself after one forcing cycle, then confirm it.
 
@@ -836,6 +861,11 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
     cell's Jacobian is renewed after k accepted steps). `jacobian_by`: "differences" (one
     forward pass per column) or "jvp" (exact forward-mode tangents; `_Runner.cycle_jacobian`).
     `method="anderson"`: derivative-free Anderson acceleration instead of Newton.
+
+    `check_stability` (Newton): the Jacobian of the cycle at the solution of the cells Newton
+    settled is computed once more; cells with an eigenvalue beyond `UNSTABLE_RADIUS` are
+    reported unstable (and unsolved), and more than the criteria's 2 % of them means not
+    converged.
 
     Finally plain cycles run from the image of the solution until the criteria hold between
     two successive cycle ends (brute force's stopping rule), at most `confirm_cycles` (at
@@ -862,7 +892,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
                                     max_iter=max_iter, warm_cycles=warm_cycles, confirm_cycles=0,
                                     method=method, anderson_depth=anderson_depth,
                                     tight=tight, ctot_max=ctot_max, jacobian_every=jacobian_every,
-                                    jacobian_by=jacobian_by, max_cycles=max_cycles,
+                                    jacobian_by=jacobian_by, max_cycles=max_cycles, check_stability=False,
                                     progress=(lambda m: progress("presolve " + m)) if progress else None)
         warm_cycles = 0
     t0 = time.perf_counter()
@@ -904,6 +934,11 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
             max_iter=max_iter, tight=tight, relax=relax, jacobian_every=jacobian_every,
             max_cycles=max_cycles, ctot_max=ctot_max, progress=progress, history=history,
             years=lambda: round(run.forward_years, 3))
+    sim = np.asarray(simulated, bool)
+    unstable = None
+    if method == "newton" and check_stability:      # cells settled by Newton steps, not by plain cycles
+        unstable = unstable_fixed_points(evaluate, jnp.asarray(xc), jnp.asarray(phc),
+                                         sim & ~fallback & ~out_of_bounds)
     # confirmation: forward cycles from the image of the accepted point, stopped by brute
     # force's rule (the first cycle whose change meets the criteria): cells in N-limitation
     # limit cycles keep changing by 1-3 g m-2 per cycle around the steady state, so the share
@@ -933,10 +968,14 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
         wall, fy, it = wall + pre.wall_s, fy + pre.forward_years, it + pre.iterations
         history = [dict(h, stage="presolve") for h in pre.history] + history
         fallback = fallback | pre.fallback_cells
-    sim = np.asarray(simulated, bool)
-    rep = SpinReport(converged=crit.passed, criteria=crit, cycles=int(round(run.forward_years)) // L,
+    n_unstable = 0 if unstable is None else int(np.sum(unstable))
+    if n_unstable and progress is not None:
+        progress(f"{n_unstable} cells end on an unstable fixed point")
+    rep = SpinReport(converged=crit.passed and n_unstable < LIMIT_FRACTION * max(int(sim.sum()), 1),
+                     criteria=crit, cycles=int(round(run.forward_years)) // L,
                      iterations=it, forward_years=fy,
                      forward_equivalent_years=wall / year_s, wall_s=wall, year_s=year_s,
-                     fallback_cells=fallback & sim, unsolved_cells=(unsolved | out_of_bounds) & sim,
-                     residual=np.asarray(resid), history=history)
+                     fallback_cells=fallback & sim,
+                     unsolved_cells=(unsolved | out_of_bounds | (False if unstable is None else unstable)) & sim,
+                     residual=np.asarray(resid), history=history, unstable_cells=unstable)
     return unpack(xk, phk, cfg), rep
