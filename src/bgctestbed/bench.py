@@ -155,7 +155,7 @@ def _spinup_cost(m, sites, forcing) -> dict:
         st, _, _ = run_year(st, f, m.pj, m.model)
     _, rep = solve_periodic(st, [f], m.pj, m.model, area_m2=sites.landarea,
                             simulated=np.asarray(m.p["active"], bool))
-    return dict(spinup_s=round(rep.wall_s, 1), spinup_fwd_eq_years=round(rep.forward_equivalent_years, 1),
+    return dict(spinup_s=round(rep.wall_s, 3), spinup_fwd_eq_years=round(rep.forward_equivalent_years, 1),
                 spinup_converged=rep.converged)
 
 

@@ -543,6 +543,8 @@ class Run:
         def stage(h):
             kind = ("confirmation" if h.get("iteration") == "confirm" else
                     "solver" if "iteration" in h else "cycle")
+            if h.get("stage") == "presolve":
+                kind = "presolve" + ("" if kind == "solver" else " " + kind)
             return kind + (f" chunk {h['chunk']}" if "chunk" in h else "")
 
         rows = [dict(stage=stage(h), cycle=i + 1, years=h.get("years", ""), **_crit_cols(h))

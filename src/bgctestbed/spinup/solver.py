@@ -966,7 +966,9 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
     fy = run.forward_years
     if pre is not None:      # both stages; cost in units of this cycle's forward year
         wall, fy, it = wall + pre.wall_s, fy + pre.forward_years, it + pre.iterations
-        history = [dict(h, stage="presolve") for h in pre.history] + history
+        # one count of model years over both stages (the log's time axis)
+        history = [dict(h, stage="presolve") for h in pre.history] + [
+            dict(h, years=round(h["years"] + pre.forward_years, 3)) for h in history]
         fallback = fallback | pre.fallback_cells
     n_unstable = 0 if unstable is None else int(np.sum(unstable))
     if n_unstable and progress is not None:
