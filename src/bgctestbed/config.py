@@ -62,17 +62,19 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "method": Key(str, "auto", "'auto' (the steady-state solver for the CASA soil, brute force for "
                       "MIMICS), 'brute' (repeat the forcing cycle, as the reference) or 'solver' (the periodic "
                       "steady state solved directly: turnover-preconditioned Anderson acceleration for CASA, "
-                      "per-cell Newton for MIMICS, then confirmation cycles; not for MIMICS-CN, see "
-                      "docs/spinup.md)", ("auto", "brute", "solver")),
+                      "per-cell Newton for MIMICS, which can end on fixed points brute force does not reach, "
+                      "see docs/spinup.md; then plain cycles until the criteria hold)", ("auto", "brute", "solver")),
         "prespin_year": Key(int, 1901, "year whose forcing is repeated in the prespin"),
         "prespin_years": Key(int, 100, "years of prespin (0 = none)"),
         "cycle": Key(list, [1901, 1920], "first and last year of the spin-up forcing cycle"),
-        "max_cycles": Key(int, 2000, "upper limit of spin-up cycles per stage (the criteria normally stop it first)"),
-        "min_cycles": Key(int, 2, "cycles run before the criteria may stop a stage"),
-        "accelerated": Key(bool, True, "CASA soil: accelerated-decomposition stage, then passive pools x "
-                           "passive_factor, then the normal-rate stage"),
+        "max_cycles": Key(int, 2000, "brute force: upper limit of spin-up cycles per stage (the criteria "
+                          "normally stop it first)"),
+        "min_cycles": Key(int, 2, "brute force: cycles run before the criteria may stop a stage"),
+        "accelerated": Key(bool, True, "CASA soil by brute force: accelerated-decomposition stage, then "
+                           "passive pools x passive_factor, then the normal-rate stage"),
         "passive_factor": Key(float, 10.0, "factor of the passive-pool rescale after the accelerated stage"),
-        "checkpoint_every": Key(int, 10, "cycles between checkpoints (for --resume)"),
+        "checkpoint_every": Key(int, 10, "brute force: cycles between checkpoints (for --resume; an "
+                                "interrupted solver starts again from the prespin)"),
     },
     "historical": {
         "years": Key(list, [1901, 2014], "first and last calendar year"),

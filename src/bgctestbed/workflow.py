@@ -559,7 +559,7 @@ class Run:
                       solver_forward_equivalent_years=float(rep.forward_equivalent_years),
                       solver_fallback_cells=int(np.sum(rep.fallback_cells)),
                       solver_unsolved_cells=int(np.sum(rep.unsolved_cells)),
-                      solver_unstable_cells=int(np.sum(rep.unstable_cells)) if rep.unstable_cells is not None else 0)
+                      solver_unstable_cells=0 if rep.unstable_cells is None else int(np.sum(rep.unstable_cells)))
         if not rep.converged:
             log.warning("%s: the solver did not meet the criteria (%s)", m.name,
                         rep.criteria.summary() if rep.criteria else "no confirmation")

@@ -111,6 +111,34 @@ def test_auto_spins_casa_up_with_the_solver_and_mimics_by_brute_force(tmp_path, 
     assert {"solver_converged"} <= set(run.members[0].info) and "normal_cycles" in run.members[1].info
 
 
+def test_resume_after_a_crash_in_the_solver_is_identical(tmp_path, reference_dir, monkeypatch):
+    """The default spin-up of a CASA member is the solver, which keeps no checkpoints: an
+    interrupted solve leaves no spin-up restart, and --resume solves again from the prespin
+    to the uninterrupted run's state and log."""
+    over = dict(run={"configurations": ["casa-cn"]}, spinup={"method": "auto", "cycle": [1901, 1901]},
+                historical={"years": [1901, 1901]})
+    ref = workflow.run_config(make_config(tmp_path / "a", reference_dir, **over), quiet=True)
+    real = workflow._solve_task
+
+    def crashing(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(workflow, "_solve_task", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        workflow.run_config(make_config(tmp_path / "b", reference_dir, **over), quiet=True)
+    folder = tmp_path / "b" / "out" / "casa-cn"
+    assert (folder / "restart_prespin.nc").exists() and not (folder / "restart_spinup.nc").exists()
+    monkeypatch.setattr(workflow, "_solve_task", real)
+    workflow.run_config(make_config(tmp_path / "b", reference_dir, **over), resume=True, quiet=True)
+    for phase in ("spinup", "historical"):
+        a, _ = read_restart(tmp_path / "a" / "out" / "casa-cn" / f"restart_{phase}.nc", ref.sites.cellid)
+        b, _ = read_restart(folder / f"restart_{phase}.nc", ref.sites.cellid)
+        states_equal(a, b)
+    la, lb = ((t / "out" / "casa-cn" / "spinup_log.csv").read_text().splitlines()
+              for t in (tmp_path / "a", tmp_path / "b"))
+    assert [r.rsplit(",", 1)[0] for r in la] == [r.rsplit(",", 1)[0] for r in lb]
+
+
 def test_rescale_passive_keeps_cn():
     import jax.numpy as jnp
     from bgctestbed.model import State
@@ -171,7 +199,7 @@ def test_restart_file_errors(tmp_path, reference_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["solver", "brute"])
+@pytest.mark.parametrize("method", ["auto", "solver", "brute"])
 def test_whole_protocol_on_the_reference_grid(tmp_path, reference_dir, method):
     """Prespin, spin-up, historical and scenario phases for the four configurations."""
     import xarray as xr
