@@ -63,7 +63,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
                       "MIMICS), 'brute' (repeat the forcing cycle, as the reference) or 'solver' (the periodic "
                       "steady state solved directly: turnover-preconditioned Anderson acceleration for CASA, "
                       "per-cell Newton for MIMICS, which can end on fixed points brute force does not reach, "
-                      "see docs/spinup.md; then plain cycles until the criteria hold)", ("auto", "brute", "solver")),
+                      "see docs/spinup.md; then plain cycles until the criteria hold)",
+                      ("auto", "brute", "solver")),
         "prespin_year": Key(int, 1901, "year whose forcing is repeated in the prespin"),
         "prespin_years": Key(int, 100, "years of prespin (0 = none)"),
         "cycle": Key(list, [1901, 1920], "first and last year of the spin-up forcing cycle"),

@@ -540,6 +540,7 @@ class Run:
         m.state = jax.tree.map(jnp.asarray, ex.gather(ex.pick(res, 0)))
         rep = self._merge_reports(m, ex.collect(ex.pick(res, 1)))
         m.residual = np.where(self.simulated, np.asarray(rep.residual, np.float64), 0.0)
+
         def stage(h):
             kind = ("confirmation" if h.get("iteration") == "confirm" else
                     "solver" if "iteration" in h else "cycle")

@@ -14,7 +14,7 @@ from bgctestbed.params.mimics import default_mimics_params
 from bgctestbed.spinup.criteria import equilibrium_criteria, soil_carbon
 from bgctestbed.spinup.solver import (_Runner, accelerated_fixed_point, anderson_fixed_point, brute_force,
                                       moving_components, newton_fixed_point, pack, slow_components,
-                                      solve_periodic, unstable_fixed_points)
+                                      solve_periodic, steady_estimate, unstable_fixed_points)
 
 CONFIGS = {"CASA-C": ("casa", False), "CASA-CN": ("casa", True),
            "MIMICS-C": ("mimics", False), "MIMICS-CN": ("mimics", True)}
@@ -162,6 +162,20 @@ def test_accelerated_finds_the_analytic_fixed_point_of_an_affine_map(extra):
     np.testing.assert_allclose(np.asarray(g), xstar, rtol=1e-5)
     assert it < (8 if extra == 0.0 else 40)
     assert not plain.any() and not bad.any()
+
+
+def test_the_one_step_estimate_is_the_steady_state_of_first_order_pools():
+    """From any state, one cycle of uncoupled first-order pools and their survival give the
+    steady state exactly (the slow pool, eigenvalue 0.9995, is 1e3-1e5 away from it)."""
+    A, b, _ = _affine_case(seed=4)
+    d = b.shape[1]
+    A[:, np.arange(d)[:, None] > np.arange(d)[None, :]] = 0.0     # no transfers between pools
+    xstar = b / (1.0 - np.diagonal(A, axis1=1, axis2=2))
+    x = np.full(b.shape, 100.0)
+    g = np.einsum("nij,nj->ni", A, x) + b
+    est = steady_estimate(x, g, np.log(np.diagonal(A, axis1=1, axis2=2)))
+    np.testing.assert_allclose(est, xstar, rtol=1e-10)
+    assert np.max(np.abs(g - xstar)) > 1e3
 
 
 def test_a_pool_without_decay_has_no_steady_state_and_is_reported():

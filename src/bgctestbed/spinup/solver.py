@@ -665,9 +665,17 @@ def preconditioned_components(cfg: ModelConfig) -> np.ndarray:
                      for name, i in _component_keys(cfg)])
 
 
+def steady_estimate(x, g, lsv):
+    """One-step estimate of the periodic steady state from x, its image g = G(x) and the log
+    survival lsv of each component over the cycle: x + (g - x) / (1 - phi), exact for a
+    first-order pool (input u(t), loss k(t) x); a pool that keeps (nearly) all of itself has
+    no steady state within reach of one step: at most 1e5 x the cycle's change."""
+    return x + (g - x) / np.maximum(1.0 - np.exp(lsv), 1e-5)
+
+
 def accelerated_fixed_point(cycle_survival, x, phase, ctot, *, area_m2, simulated, nonneg,
                             precondition, settle=None, depth=5, max_iter=150, tight=0.5, stall=50,
-                            progress=None, history=None, years=lambda: 0):
+                            extrapolate=False, progress=None, history=None, years=lambda: 0):
     """Anderson acceleration of the cycle map, preconditioned by each pool's turnover.
 
     `cycle_survival(x, phase, idx) -> (G, phase', s)` runs one cycle for the cells `idx` (None:
@@ -689,8 +697,13 @@ def accelerated_fixed_point(cycle_survival, x, phase, ctot, *, area_m2, simulate
     fixed point. The loop ends when the criteria hold with margin (`_finished`), when no cell
     is left iterating, or after `max_iter` iterations.
 
-    Returns (x, phase, G(x), phase', iterations, mask of cells not settled, mask of cells
-    whose step was not finite (they took plain cycles))."""
+    A settled cell still changes by up to `tight` x the criteria per cycle, which in a pool
+    that turns over in millennia is far from its steady state in units of the criteria. With
+    `extrapolate`, the image returned for settled cells is therefore the one-step estimate of
+    the steady state, x + (G(x) - x) / (1 - phi) in the preconditioned components.
+
+    Returns (x, phase, G(x) (or its extrapolation), phase', iterations, mask of cells not
+    settled, mask of cells whose step was not finite (they took plain cycles))."""
     x, phase = np.array(x, np.float64), np.array(phase)
     n, d = x.shape
     sim = np.asarray(simulated, bool)
@@ -725,11 +738,7 @@ def accelerated_fixed_point(cycle_survival, x, phase, ctot, *, area_m2, simulate
         idx = np.flatnonzero(todo)
         check = mc[idx] <= 1.0
         xs, gs = x[idx], g[idx]
-        phi = np.exp(lsv[idx])
-        # a pool that keeps (nearly) all of itself has no steady state within reach of one
-        # step: at most 1e5 x its cycle change
-        gain = np.where(pre, 1.0 / np.maximum(1.0 - phi, 1e-5), 1.0)
-        h = xs + gain * (gs - xs)
+        h = np.where(pre, steady_estimate(xs, gs, lsv[idx]), gs)
         row = np.minimum(count[idx], depth)
         # shift full histories, append the new pair
         full = count[idx] >= depth + 1
@@ -763,7 +772,11 @@ def accelerated_fixed_point(cycle_survival, x, phase, ctot, *, area_m2, simulate
         checked[idx] = check
         since[idx] = np.where(mc[idx] < 0.9 * best[idx], 0, since[idx] + 1)
         best[idx] = np.minimum(best[idx], mc[idx])
-    return x, phase, g, phg, it, sim & ((mc > 1.0) | ~checked), bad & sim
+    unsettled = sim & ((mc > 1.0) | ~checked)
+    if extrapolate:
+        est = steady_estimate(x, g, lsv)
+        g = np.where(pre & ~unsettled[:, None], np.where(nonneg, np.maximum(est, 0.0), est), g)
+    return x, phase, g, phg, it, unsettled, bad & sim
 
 
 def anderson_fixed_point(cycle_map, x, phase, ctot, *, simulated, nonneg, area_m2, depth=5,
@@ -919,7 +932,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
             run.cycle_survival, x, phase, ctot, area_m2=area_m2, simulated=simulated, nonneg=nonneg,
             precondition=preconditioned_components(cfg),
             settle=np.isin(np.arange(x.shape[1]), settling_components(cfg)), depth=anderson_depth,
-            max_iter=max_iter, tight=tight, progress=progress, history=history,
+            max_iter=max_iter, tight=tight, extrapolate=True, progress=progress, history=history,
             years=lambda: round(run.forward_years, 3))
     elif method == "anderson":
         xc, phc, gc, phg, it, fallback, out_of_bounds = anderson_fixed_point(
