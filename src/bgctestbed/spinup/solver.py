@@ -857,7 +857,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
                    relax: int | None = None,
                    anderson_depth: int = 5, tight: float = 0.5, ctot_max: float = CTOT_MAX,
                    presolve: bool = True, jacobian_every: int = 1, max_cycles: int = 1000,
-                   check_stability: bool = True,
+                   polish: bool = True,
                    progress: Callable[[str], None] | None = None) -> tuple[State, SpinReport]:
     """Find the state that reproduces itself after one forcing cycle, then confirm it.
 
@@ -875,10 +875,12 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
     forward pass per column) or "jvp" (exact forward-mode tangents; `_Runner.cycle_jacobian`).
     `method="anderson"`: derivative-free Anderson acceleration instead of Newton.
 
-    `check_stability` (Newton): the Jacobian of the cycle at the solution of the cells Newton
-    settled is computed once more; cells with an eigenvalue beyond `UNSTABLE_RADIUS` are
-    reported unstable (and unsolved), and more than the criteria's 2 % of them means not
-    converged.
+    `polish` (off for the presolve, whose result is only a starting point): Newton - the
+    Jacobian of the cycle at the solution of the cells Newton settled is computed once more;
+    cells with an eigenvalue beyond `UNSTABLE_RADIUS` are reported unstable (and unsolved),
+    and more than the criteria's 2 % of them means not converged. Accelerated - settled cells
+    are taken to their one-step steady-state estimate (`accelerated_fixed_point`'s
+    `extrapolate`).
 
     Finally plain cycles run from the image of the solution until the criteria hold between
     two successive cycle ends (brute force's stopping rule), at most `confirm_cycles` (at
@@ -905,7 +907,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
                                     max_iter=max_iter, warm_cycles=warm_cycles, confirm_cycles=0,
                                     method=method, anderson_depth=anderson_depth,
                                     tight=tight, ctot_max=ctot_max, jacobian_every=jacobian_every,
-                                    jacobian_by=jacobian_by, max_cycles=max_cycles, check_stability=False,
+                                    jacobian_by=jacobian_by, max_cycles=max_cycles, polish=False,
                                     progress=(lambda m: progress("presolve " + m)) if progress else None)
         warm_cycles = 0
     t0 = time.perf_counter()
@@ -932,7 +934,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
             run.cycle_survival, x, phase, ctot, area_m2=area_m2, simulated=simulated, nonneg=nonneg,
             precondition=preconditioned_components(cfg),
             settle=np.isin(np.arange(x.shape[1]), settling_components(cfg)), depth=anderson_depth,
-            max_iter=max_iter, tight=tight, extrapolate=True, progress=progress, history=history,
+            max_iter=max_iter, tight=tight, extrapolate=polish, progress=progress, history=history,
             years=lambda: round(run.forward_years, 3))
     elif method == "anderson":
         xc, phc, gc, phg, it, fallback, out_of_bounds = anderson_fixed_point(
@@ -949,7 +951,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
             years=lambda: round(run.forward_years, 3))
     sim = np.asarray(simulated, bool)
     unstable = None
-    if method == "newton" and check_stability:      # cells settled by Newton steps, not by plain cycles
+    if method == "newton" and polish:      # cells settled by Newton steps, not by plain cycles
         unstable = unstable_fixed_points(evaluate, jnp.asarray(xc), jnp.asarray(phc),
                                          sim & ~fallback & ~out_of_bounds)
     # confirmation: forward cycles from the image of the accepted point, stopped by brute
