@@ -41,7 +41,7 @@ from .model import ModelConfig, State, run_year, to_jax
 from .params.casa import casa_cell_params, default_casa_table, read_casa_table
 from .params.mimics import default_mimics_params, mimics_cell_params, read_mimics_params
 from .sites import Sites
-from .spinup.criteria import LIMIT_FRACTION, equilibrium_criteria, soil_carbon
+from .spinup.criteria import equilibrium_criteria, soil_carbon
 
 log = logging.getLogger(__name__)
 
@@ -570,6 +570,8 @@ class Run:
         chunks' histories one after the other (marked with their chunk)."""
         import dataclasses
 
+        from .spinup.solver import solved
+
         if len(reps) == 1:
             return reps[0]
         residual = np.concatenate([np.asarray(r.residual, np.float64) for r in reps])
@@ -578,9 +580,8 @@ class Run:
             cur = soil_carbon(m.state, m.p)
             crit = equilibrium_criteria(cur - residual, cur, self.area, self.simulated)
         unstable = None if reps[0].unstable_cells is None else np.concatenate([r.unstable_cells for r in reps])
-        stable = unstable is None or unstable.sum() < LIMIT_FRACTION * max(int(self.simulated.sum()), 1)
         return dataclasses.replace(
-            reps[0], converged=bool(crit is not None and crit.passed and stable), criteria=crit, residual=residual,
+            reps[0], converged=solved(crit, unstable, self.simulated), criteria=crit, residual=residual,
             cycles=max(r.cycles for r in reps), iterations=max(r.iterations for r in reps),
             forward_years=max(r.forward_years for r in reps), wall_s=max(r.wall_s for r in reps),
             forward_equivalent_years=max(r.forward_equivalent_years for r in reps),

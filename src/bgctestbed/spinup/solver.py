@@ -643,6 +643,14 @@ def unstable_fixed_points(evaluate, x, phase, cells, limit=UNSTABLE_RADIUS):
     return out
 
 
+def solved(crit, unstable, simulated) -> bool:
+    """A spin-up by a solver is converged when its confirmation met the criteria and fewer
+    than the criteria's share of cells (2 %) ended on unstable fixed points (`unstable`:
+    mask, or None where not checked)."""
+    few = unstable is None or np.sum(unstable) < LIMIT_FRACTION * max(int(np.sum(simulated)), 1)
+    return bool(crit is not None and crit.passed and few)
+
+
 def _mixing_weights(dF, f):
     """Anderson weights per cell: the least-squares gamma of min |f - dF^T gamma|
     (Tikhonov-regularised), dF (n, m, k) residual differences, f (n, k) the last residual;
@@ -985,12 +993,10 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
         history = [dict(h, stage="presolve") for h in pre.history] + [
             dict(h, years=round(h["years"] + pre.forward_years, 3)) for h in history]
         fallback = fallback | pre.fallback_cells
-    n_unstable = 0 if unstable is None else int(np.sum(unstable))
-    if n_unstable and progress is not None:
-        progress(f"{n_unstable} cells end on an unstable fixed point")
-    rep = SpinReport(converged=crit.passed and n_unstable < LIMIT_FRACTION * max(int(sim.sum()), 1),
-                     criteria=crit, cycles=int(round(run.forward_years)) // L,
-                     iterations=it, forward_years=fy,
+    if unstable is not None and unstable.any() and progress is not None:
+        progress(f"{int(unstable.sum())} cells end on an unstable fixed point")
+    rep = SpinReport(converged=solved(crit, unstable, sim), criteria=crit,
+                     cycles=int(round(run.forward_years)) // L, iterations=it, forward_years=fy,
                      forward_equivalent_years=wall / year_s, wall_s=wall, year_s=year_s,
                      fallback_cells=fallback & sim,
                      unsolved_cells=(unsolved | out_of_bounds | (False if unstable is None else unstable)) & sim,
