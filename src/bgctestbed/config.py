@@ -62,8 +62,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "method": Key(str, "auto", "'auto' (the steady-state solver for the CASA soil, brute force for "
                       "MIMICS), 'brute' (repeat the forcing cycle, as the reference) or 'solver' (the periodic "
                       "steady state solved directly: turnover-preconditioned Anderson acceleration for CASA, "
-                      "per-cell Newton for MIMICS, which can end on fixed points brute force does not reach, "
-                      "see docs/spinup.md; then plain cycles until the criteria hold)",
+                      "per-cell Newton for MIMICS, not yet proven there (docs/spinup.md); then plain cycles "
+                      "until the criteria hold)",
                       ("auto", "brute", "solver")),
         "prespin_year": Key(int, 1901, "year whose forcing is repeated in the prespin"),
         "prespin_years": Key(int, 100, "years of prespin (0 = none)"),

@@ -121,6 +121,49 @@ def test_an_unstable_fixed_point_is_reported():
     assert list(np.flatnonzero(unstable)) == [2]
 
 
+def _consumer_maps(n=4, u=10.0, k=0.1, c=0.01, e=0.5, m=0.2):
+    """A substrate S fed at u, lost at k S and eaten by microbes M (c S M), which grow on
+    it with efficiency e and die at m, one cycle per step: roots (u/k, 0) (microbes
+    extinct; they can invade it, growth factor 1 + e c u/k - m = 1.3) and the persistent
+    (m/(e c), (u - k S)/(c S)) = (40, 15), to which plain cycles converge (|eigenvalues|
+    0.88)."""
+    def cycle_map(x, ph, idx=None):
+        r = slice(None) if idx is None else jnp.asarray(idx)
+        s, mic = x[r, 0], x[r, 1]
+        return jnp.stack([s + u - k * s - c * s * mic, mic * (1.0 + e * c * s - m)], axis=1), ph[r]
+
+    def evaluate(x, ph, idx=None):
+        g, ph2 = cycle_map(x, ph, idx)
+        r = slice(None) if idx is None else jnp.asarray(idx)
+        s, mic = x[r, 0], x[r, 1]
+        jac = jnp.stack([jnp.stack([1.0 - k - c * mic, -c * s], -1),
+                         jnp.stack([e * c * mic, 1.0 + e * c * s - m], -1)], axis=1)
+        return g, ph2, jac
+
+    x0 = jnp.stack([jnp.full(n, u / k), jnp.geomspace(1e-4, 1e-2, n)], axis=1)
+    return evaluate, cycle_map, x0
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_newton_in_log_coordinates_finds_the_microbes_persistent_root(log):
+    """Microbes near zero on a substrate they can grow on: Newton in the pools themselves
+    steps onto the root where they are extinct (an unstable fixed point), in log
+    coordinates for the microbes onto the persistent one, which brute force reaches."""
+    evaluate, cycle_map, x0 = _consumer_maps()
+    n = x0.shape[0]
+    x, ph, g, _, it, fallback, oob = newton_fixed_point(
+        evaluate, cycle_map, x0, jnp.zeros(n, int), _sum_ctot, area_m2=np.ones(n),
+        simulated=np.ones(n, bool), nonneg=np.ones(2, bool), log=np.array([False, log]), relax=0,
+        tight=1e-4, max_cycles=0)
+    unstable = unstable_fixed_points(evaluate, x, ph, np.ones(n, bool))
+    if log:
+        np.testing.assert_allclose(np.asarray(x), np.tile([40.0, 15.0], (n, 1)), rtol=1e-6)
+        assert not unstable.any() and not fallback.any()
+    else:
+        np.testing.assert_allclose(np.asarray(x), np.tile([100.0, 0.0], (n, 1)), atol=1e-6)
+        assert unstable.all()
+
+
 def test_anderson_finds_the_analytic_fixed_point_of_an_affine_map():
     A, b, xstar = _affine_case(seed=1, slow=0.99)
     n, d = b.shape

@@ -187,6 +187,12 @@ def moving_components(cfg: ModelConfig) -> np.ndarray:
     return np.array([j for j, key in enumerate(_component_keys(cfg)) if key not in frozen])
 
 
+def microbial_components(cfg: ModelConfig) -> np.ndarray:
+    """Mask of the packed MIMICS microbial pools (C and N): Newton solves them in log
+    coordinates (`_log_newton_step`)."""
+    return np.array([name.startswith("MIC") for name, _ in _component_keys(cfg)])
+
+
 def _nonneg_mask(cfg: ModelConfig) -> np.ndarray:
     return np.concatenate([np.full(w, nn) for _, w, nn in state_fields(cfg)])
 
@@ -449,6 +455,31 @@ def _newton_step(jac, r):
     return jnp.where(growing[..., None], jnp.nan, dx)
 
 
+# Smallest value of a component solved in log coordinates (below it, or with a zero image,
+# the component is solved as it is: an extinct population stays extinct)
+LOG_FLOOR = 1e-30
+
+
+@jax.jit
+def _log_newton_step(jac, x, g, logc):
+    """Newton step for G(x) = x in coordinates y = log x for the components `logc` (where x
+    and G(x) exceed LOG_FLOOR), y = x for the others. Returns (dy, logm): the step in y and
+    the mask of the components taken in log coordinates.
+
+    Microbial populations grow in proportion to themselves, so G(x) = x has a root with the
+    population at zero beside the one where it persists; in x a Newton step can land on the
+    first, which plain cycles leave as the microbes regrow from traces (an unstable fixed
+    point). In log coordinates the residual of an extinct population is its log growth factor
+    over the cycle, zero only where the population is exactly at its steady state, so Newton
+    seeks the root where it persists (and a population that declines every cycle gives a
+    singular row: no fixed point in reach, the cell follows plain cycles)."""
+    logm = logc & (x > LOG_FLOOR) & (g > LOG_FLOOR)
+    lx, lg = jnp.log(jnp.where(logm, x, 1.0)), jnp.log(jnp.where(logm, g, 1.0))
+    r = jnp.where(logm, lg - lx, g - x)
+    rows, cols = jnp.where(logm, 1.0 / jnp.where(logm, g, 1.0), 1.0), jnp.where(logm, x, 1.0)
+    return _newton_step(rows[..., :, None] * jac * cols[..., None, :], r), logm
+
+
 def _relative_step(dx, x, nonneg, floor):
     """Largest change of a non-negative component relative to its size (per cell)."""
     r = np.abs(np.asarray(dx)) / (np.abs(np.asarray(x)) + np.asarray(floor))
@@ -473,7 +504,7 @@ def _finished(crit, todo, nsim):
 
 
 def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulated, nonneg,
-                       settle=None, max_iter=30, tight=0.5, relax=2, jacobian_every=1,
+                       settle=None, log=None, max_iter=30, tight=0.5, relax=2, jacobian_every=1,
                        stall=4, max_cycles=1000, ctot_max=CTOT_MAX, progress=None, history=None,
                        years=lambda: 0):
     """Per-cell Newton iteration for G(x) = x with relaxation cycles and a trust region.
@@ -481,7 +512,9 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
     `evaluate(x, phase, idx) -> (G, phase', J)` and `cycle_map(x, phase, idx) -> (G, phase')`
     take the arrays of all cells and return the rows of the cells `idx` (None: all); J is
     the per-cell Jacobian (m, d, d). `ctot(x, phase)`: cTOT per cell (g C m-2), linear in x;
-    `nonneg`: (d,) mask of components kept >= 0.
+    `nonneg`: (d,) mask of components kept >= 0; `log`: (d,) mask of components solved in
+    log coordinates (microbial pools, `_log_newton_step`; they change by at most a factor
+    e^rho per step).
 
     The map is only piecewise smooth (N limitation switches on and off, pools are clamped
     at zero) and its slowest modes are nearly neutral, so a full Newton step from a point
@@ -510,6 +543,7 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
     sim = np.asarray(simulated, bool)
     nonneg_j = jnp.asarray(nonneg)
     settle = nonneg_j if settle is None else jnp.asarray(settle)
+    logc = jnp.zeros(x.shape[1], bool) if log is None else jnp.asarray(log, bool)
     history = [] if history is None else history
     floor = jnp.asarray(_scales(x, sim))
     rho0, rho_max, rho_min = 1.0, 4.0, 1.0 / 64.0
@@ -549,9 +583,13 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
         todo &= since < stall
         idx = np.flatnonzero(todo)
         xs, gs, js = x[idx], g[idx], jac[idx]
-        dx = _newton_step(js, gs - xs)
-        finite = np.all(np.isfinite(np.asarray(dx)), axis=1)
-        dx = jnp.where(jnp.asarray(finite)[:, None], dx, 0.0)
+        dy, logm = _log_newton_step(js, xs, gs, logc)
+        finite = np.all(np.isfinite(np.asarray(dy)), axis=1)
+        dy = jnp.where(jnp.asarray(finite)[:, None], dy, 0.0)
+        # the correction in the pools measured without the log components: a poorly
+        # linearised log step can be huge (e^dy overflows) where the carbon pools' target is
+        # fine, and the microbes are a negligible part of cTOT
+        dx = jnp.where(logm, 0.0, dy)
         # a Newton target beyond physical bounds (or none): no steady state in reach from
         # here, follow the cycle (reported if it is still so at the end)
         target = np.asarray(ctot(x.at[idx].add(dx), phase))[idx]
@@ -560,8 +598,11 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
         dx = jnp.where(jnp.asarray(out)[:, None], 0.0, dx)
         plain = plain_next[idx] | out
         lam = np.where(plain, 0.0, np.minimum(1.0, rho[idx] / np.maximum(
-            _relative_step(dx, xs, nonneg_j, floor), 1e-300)))
-        xt = xs + jnp.asarray(lam)[:, None] * dx
+            _relative_step(dx, xs, nonneg_j & ~logm, floor), 1e-300)))
+        # a log component changes by at most a factor e^rho: microbes far from their steady
+        # state grow or shrink at that pace while the pools take their (scaled) Newton step
+        rj, ly = jnp.asarray(rho[idx])[:, None], jnp.asarray(lam)[:, None] * dy
+        xt = jnp.where(logm, xs * jnp.exp(jnp.clip(ly, -rj, rj)), xs + ly)
         xt = jnp.where(nonneg_j, jnp.maximum(xt, 0.0), xt)
         # relaxation cycles, then the cycle that judges the step
         full_x, full_ph = x.at[idx].set(xt), phase
@@ -575,7 +616,8 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
         mt = merit(xt, gt, ctt, cgt)
         # natural monotonicity: the chord Newton correction at the trial shrinks
         dist = np.abs(np.asarray(ctot(x.at[idx].set(dx), phase))[idx])
-        dist_t = np.abs(np.asarray(ctot(x.at[idx].set(_newton_step(js, gt - xt)), phase))[idx])
+        dy_t, logm_t = _log_newton_step(js, xt, gt, logc)
+        dist_t = np.abs(np.asarray(ctot(x.at[idx].set(jnp.where(logm_t, 0.0, dy_t)), phase))[idx])
         ok = np.all(np.isfinite(np.asarray(gt)), axis=1)
         acc = ok & (plain | (mt < mc[idx]) | ((dist_t < (1.0 - 0.25 * lam) * dist) & (mt < 3.0 * mc[idx])))
         fallback[idx[plain_next[idx] & (mt > 1.0)]] = True
@@ -954,9 +996,9 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
         xc, phc, gc, phg, it, fallback, out_of_bounds = newton_fixed_point(
             evaluate, run.cycle_map, x, phase, ctot, area_m2=area_m2, simulated=simulated,
             nonneg=nonneg, settle=np.isin(np.arange(x.shape[1]), settling_components(cfg)),
-            max_iter=max_iter, tight=tight, relax=relax, jacobian_every=jacobian_every,
-            max_cycles=max_cycles, ctot_max=ctot_max, progress=progress, history=history,
-            years=lambda: round(run.forward_years, 3))
+            log=microbial_components(cfg), max_iter=max_iter, tight=tight, relax=relax,
+            jacobian_every=jacobian_every, max_cycles=max_cycles, ctot_max=ctot_max, progress=progress,
+            history=history, years=lambda: round(run.forward_years, 3))
     sim = np.asarray(simulated, bool)
     unstable = None
     if method == "newton" and polish:      # cells settled by Newton steps, not by plain cycles
