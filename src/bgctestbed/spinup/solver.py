@@ -474,10 +474,10 @@ def _log_newton_step(jac, x, g, logc):
     seeks the root where it persists (and a population that declines every cycle gives a
     singular row: no fixed point in reach, the cell follows plain cycles)."""
     logm = logc & (x > LOG_FLOOR) & (g > LOG_FLOOR)
-    lx, lg = jnp.log(jnp.where(logm, x, 1.0)), jnp.log(jnp.where(logm, g, 1.0))
-    r = jnp.where(logm, lg - lx, g - x)
-    rows, cols = jnp.where(logm, 1.0 / jnp.where(logm, g, 1.0), 1.0), jnp.where(logm, x, 1.0)
-    return _newton_step(rows[..., :, None] * jac * cols[..., None, :], r), logm
+    sx, sg = jnp.where(logm, x, 1.0), jnp.where(logm, g, 1.0)      # 1 outside the log components
+    r = jnp.where(logm, jnp.log(sg) - jnp.log(sx), g - x)
+    # d log G_i / d log x_j = J_ij x_j / G_i
+    return _newton_step(jac * sx[..., None, :] / sg[..., :, None], r), logm
 
 
 def _relative_step(dx, x, nonneg, floor):
@@ -598,7 +598,7 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
         dx = jnp.where(jnp.asarray(out)[:, None], 0.0, dx)
         plain = plain_next[idx] | out
         lam = np.where(plain, 0.0, np.minimum(1.0, rho[idx] / np.maximum(
-            _relative_step(dx, xs, nonneg_j & ~logm, floor), 1e-300)))
+            _relative_step(dx, xs, nonneg_j, floor), 1e-300)))
         # a log component changes by at most a factor e^rho: microbes far from their steady
         # state grow or shrink at that pace while the pools take their (scaled) Newton step
         rj, ly = jnp.asarray(rho[idx])[:, None], jnp.asarray(lam)[:, None] * dy
