@@ -505,8 +505,8 @@ def _finished(crit, todo, nsim):
 
 def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulated, nonneg,
                        settle=None, log=None, max_iter=30, tight=0.5, relax=2, jacobian_every=1,
-                       stall=4, max_cycles=1000, ctot_max=CTOT_MAX, progress=None, history=None,
-                       years=lambda: 0):
+                       stall=4, max_cycles=1000, rounds=3, round_cycles=64, ctot_max=CTOT_MAX,
+                       progress=None, history=None, years=lambda: 0):
     """Per-cell Newton iteration for G(x) = x with relaxation cycles and a trust region.
 
     `evaluate(x, phase, idx) -> (G, phase', J)` and `cycle_map(x, phase, idx) -> (G, phase')`
@@ -534,9 +534,14 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
     chasing noise with steps of the slow pools' turnover time times the noise. Jacobians are
     renewed after `jacobian_every` accepted steps (chord iterations in between), and only
     for the cells still iterating. A cell that stops improving for `stall` iterations, and
-    the cells still unsettled after `max_iter`, continue with plain cycles (at most
-    `max_cycles`, on those cells only) until they settle or the criteria hold with margin;
-    they are reported as fallback cells.
+    the cells still unsettled after `max_iter`, continue with plain cycles (on those cells
+    only) until they settle or the criteria hold with margin; they are reported as fallback
+    cells. There are `rounds` such rounds: after `round_cycles` plain cycles the cells still
+    unsettled start Newton afresh (new Jacobians, full trust region) from the point the
+    cycles reached, where the fast pools lie on the slow manifold; the plain cycles of the
+    last round run up to `max_cycles`. (Cold MIMICS-CN cells far below their steady state
+    stall in the first round - the trust region shrinks after rejected steps, each later
+    step is tiny - and converge in a few Newton steps from the relaxed point.)
 
     Returns (x, phase, G(x), phase', iterations, fallback mask, out-of-bounds mask)."""
     n = x.shape[0]
@@ -554,120 +559,140 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
     g, phg, jac = evaluate(x, phase, None)
     cx, cg = np.array(ctot(x, phase)), np.array(ctot(g, phg))
     mc = merit(x, g, cx, cg)
-    rho = np.full(n, rho0)
-    age = np.zeros(n, int)                 # accepted iterations since the Jacobian was made
-    plain_next = np.zeros(n, bool)
     fallback = np.zeros(n, bool)
     oob = np.zeros(n, bool)
     nsim = max(int(sim.sum()), 1)
-    # a cell that has improved neither its merit nor its Newton distance (cTOT of the Newton
-    # correction) by 10 % within `stall` iterations, and has not moved at the pace of the
-    # trust region either, leaves Newton for plain cycles
-    best = mc.copy()
-    best_dist = np.full(n, np.inf)
-    since = np.zeros(n, int)
+    iterations = 0
 
     def finished(crit, todo):
         return _finished(crit, todo, nsim)
 
-    it = 0
-    for it in range(1, max_iter + 1):
+    for rnd in range(rounds):
+        last = rnd == rounds - 1
         todo = sim & (mc > 1.0)
-        crit = equilibrium_criteria(cx, cg, area_m2, simulated)
-        history.append(dict(iteration=it - 1, years=years(), cells_iterating=int(todo.sum()),
-                            **crit.as_dict()))
-        if progress is not None:
-            progress(f"iteration {it - 1}: {crit.summary()}, {int(todo.sum())} cells not yet settled")
-        if finished(crit, todo) or not (todo & (since < stall)).any():
-            break
-        todo &= since < stall
-        idx = np.flatnonzero(todo)
-        xs, gs, js = x[idx], g[idx], jac[idx]
-        dy, logm = _log_newton_step(js, xs, gs, logc)
-        finite = np.all(np.isfinite(np.asarray(dy)), axis=1)
-        dy = jnp.where(jnp.asarray(finite)[:, None], dy, 0.0)
-        # the correction in the pools measured without the log components: a poorly
-        # linearised log step can be huge (e^dy overflows) where the carbon pools' target is
-        # fine, and the microbes are a negligible part of cTOT
-        dx = jnp.where(logm, 0.0, dy)
-        # a Newton target beyond physical bounds (or none): no steady state in reach from
-        # here, follow the cycle (reported if it is still so at the end)
-        target = np.asarray(ctot(x.at[idx].add(dx), phase))[idx]
-        out = ~finite | ~np.isfinite(target) | (target >= ctot_max)
-        oob[idx] = out
-        dx = jnp.where(jnp.asarray(out)[:, None], 0.0, dx)
-        plain = plain_next[idx] | out
-        lam = np.where(plain, 0.0, np.minimum(1.0, rho[idx] / np.maximum(
-            _relative_step(dx, xs, nonneg_j, floor), 1e-300)))
-        # a log component changes by at most a factor e^rho: microbes far from their steady
-        # state grow or shrink at that pace while the pools take their (scaled) Newton step
-        rj, ly = jnp.asarray(rho[idx])[:, None], jnp.asarray(lam)[:, None] * dy
-        xt = jnp.where(logm, xs * jnp.exp(jnp.clip(ly, -rj, rj)), xs + ly)
-        xt = jnp.where(nonneg_j, jnp.maximum(xt, 0.0), xt)
-        # relaxation cycles, then the cycle that judges the step
-        full_x, full_ph = x.at[idx].set(xt), phase
-        for _ in range(relax):
-            xt, pht = cycle_map(full_x, full_ph, idx)
-            full_x, full_ph = x.at[idx].set(xt), phase.at[idx].set(pht)
-        pht = full_ph[idx]
-        gt, phgt = cycle_map(full_x, full_ph, idx)
-        ctt = np.asarray(ctot(full_x, full_ph))[idx]
-        cgt = np.asarray(ctot(g.at[idx].set(gt), phg.at[idx].set(phgt)))[idx]
-        mt = merit(xt, gt, ctt, cgt)
-        # natural monotonicity: the chord Newton correction at the trial shrinks
-        dist = np.abs(np.asarray(ctot(x.at[idx].set(dx), phase))[idx])
-        dy_t, logm_t = _log_newton_step(js, xt, gt, logc)
-        dist_t = np.abs(np.asarray(ctot(x.at[idx].set(jnp.where(logm_t, 0.0, dy_t)), phase))[idx])
-        ok = np.all(np.isfinite(np.asarray(gt)), axis=1)
-        acc = ok & (plain | (mt < mc[idx]) | ((dist_t < (1.0 - 0.25 * lam) * dist) & (mt < 3.0 * mc[idx])))
-        fallback[idx[plain_next[idx] & (mt > 1.0)]] = True
-        a_idx = idx[acc]
-        x, phase = x.at[a_idx].set(xt[acc]), phase.at[a_idx].set(pht[acc])
-        g, phg = g.at[a_idx].set(gt[acc]), phg.at[a_idx].set(phgt[acc])
-        cx[a_idx], cg[a_idx], mc[a_idx] = ctt[acc], cgt[acc], mt[acc]
-        r = np.where(acc, np.minimum(2.0 * rho[idx], rho_max), 0.25 * rho[idx])
-        r = np.where(plain_next[idx], rho0, r)
-        rho[idx] = r
-        plain_next[idx] = ~acc & (r < rho_min)
-        age[a_idx] += 1
-        # (an accepted step cut by the trust region is progress at the allowed pace)
-        better = (mc[idx] < 0.9 * best[idx]) | (dist < 0.9 * best_dist[idx]) | (acc & (lam > 0) & (lam < 1))
-        best[idx] = np.minimum(best[idx], mc[idx])
-        best_dist[idx] = np.minimum(best_dist[idx], dist)
-        since[idx] = np.where(better, 0, since[idx] + 1)
-        # fresh Jacobians for unsettled cells: accepted ones whose Jacobian is
-        # `jacobian_every` steps old, rejected ones whose Jacobian is not of their point
-        renew = np.zeros(n, bool)
-        renew[idx] = np.where(acc, age[idx] >= jacobian_every, age[idx] > 0) & (mc[idx] > 1.0)
-        if renew.any():
-            ridx = np.flatnonzero(renew)
+        if rnd > 0:
+            # a new round from the point the plain cycles reached: fresh Jacobians there
+            if finished(equilibrium_criteria(cx, cg, area_m2, simulated), todo):
+                break
+            ridx = np.flatnonzero(todo)
             gr, phr, jr = evaluate(x, phase, ridx)
             g, phg, jac = g.at[ridx].set(gr), phg.at[ridx].set(phr), jac.at[ridx].set(jr)
             cg = np.array(ctot(g, phg))
             mc = merit(x, g, cx, cg)
-            age[ridx] = 0
-    # fallback: plain cycles for the cells Newton did not settle (stalled or out of bounds),
-    # until they settle or the criteria hold with margin
-    todo = sim & (mc > 1.0)
-    fallback |= todo
-    for k in range(1, max_cycles + 1):
-        crit = equilibrium_criteria(cx, cg, area_m2, simulated)
-        if finished(crit, todo):
-            break
-        idx = np.flatnonzero(todo)
-        x, phase = x.at[idx].set(g[idx]), phase.at[idx].set(phg[idx])
-        gi, phi = cycle_map(x, phase, idx)
-        g, phg = g.at[idx].set(gi), phg.at[idx].set(phi)
-        cx[idx], cg[idx] = cg[idx], np.asarray(ctot(g, phg))[idx]
-        mc[idx] = merit(x[idx], gi, cx[idx], cg[idx])
-        todo = sim & (mc > 1.0)
-        if (k & (k - 1)) == 0:       # cycles 1, 2, 4, 8, ...
-            history.append(dict(iteration=f"fallback cycle {k}", years=years(),
+        label = "" if rnd == 0 else f"round {rnd + 1} "
+        rho = np.full(n, rho0)
+        age = np.zeros(n, int)                 # accepted iterations since the Jacobian was made
+        plain_next = np.zeros(n, bool)
+        # a cell that has improved neither its merit nor its Newton distance (cTOT of the
+        # Newton correction) by 10 % within `stall` iterations, and has not moved at the pace
+        # of the full trust region either, leaves Newton for plain cycles
+        best = mc.copy()
+        best_dist = np.full(n, np.inf)
+        since = np.zeros(n, int)
+        for it in range(1, max_iter + 1):
+            todo = sim & (mc > 1.0)
+            crit = equilibrium_criteria(cx, cg, area_m2, simulated)
+            history.append(dict(iteration=f"{label}{it - 1}" if rnd else it - 1, years=years(),
                                 cells_iterating=int(todo.sum()), **crit.as_dict()))
             if progress is not None:
-                progress(f"fallback cycle {k}: {crit.summary()}, {int(todo.sum())} cells not yet settled")
+                progress(f"{label}iteration {it - 1}: {crit.summary()}, {int(todo.sum())} cells not yet settled")
+            if finished(crit, todo) or not (todo & (since < stall)).any():
+                break
+            iterations += 1
+            todo &= since < stall
+            idx = np.flatnonzero(todo)
+            xs, gs, js = x[idx], g[idx], jac[idx]
+            dy, logm = _log_newton_step(js, xs, gs, logc)
+            finite = np.all(np.isfinite(np.asarray(dy)), axis=1)
+            dy = jnp.where(jnp.asarray(finite)[:, None], dy, 0.0)
+            # the correction in the pools measured without the log components: a poorly
+            # linearised log step can be huge (e^dy overflows) where the carbon pools' target is
+            # fine, and the microbes are a negligible part of cTOT
+            dx = jnp.where(logm, 0.0, dy)
+            # a Newton target beyond physical bounds (or none): no steady state in reach from
+            # here, follow the cycle (reported if it is still so at the end)
+            target = np.asarray(ctot(x.at[idx].add(dx), phase))[idx]
+            out = ~finite | ~np.isfinite(target) | (target >= ctot_max)
+            oob[idx] = out
+            dx = jnp.where(jnp.asarray(out)[:, None], 0.0, dx)
+            plain = plain_next[idx] | out
+            lam = np.where(plain, 0.0, np.minimum(1.0, rho[idx] / np.maximum(
+                _relative_step(dx, xs, nonneg_j, floor), 1e-300)))
+            # a log component changes by at most a factor e^rho: microbes far from their steady
+            # state grow or shrink at that pace while the pools take their (scaled) Newton step
+            rj, ly = jnp.asarray(rho[idx])[:, None], jnp.asarray(lam)[:, None] * dy
+            xt = jnp.where(logm, xs * jnp.exp(jnp.clip(ly, -rj, rj)), xs + ly)
+            xt = jnp.where(nonneg_j, jnp.maximum(xt, 0.0), xt)
+            # relaxation cycles, then the cycle that judges the step
+            full_x, full_ph = x.at[idx].set(xt), phase
+            for _ in range(relax):
+                xt, pht = cycle_map(full_x, full_ph, idx)
+                full_x, full_ph = x.at[idx].set(xt), phase.at[idx].set(pht)
+            pht = full_ph[idx]
+            gt, phgt = cycle_map(full_x, full_ph, idx)
+            ctt = np.asarray(ctot(full_x, full_ph))[idx]
+            cgt = np.asarray(ctot(g.at[idx].set(gt), phg.at[idx].set(phgt)))[idx]
+            mt = merit(xt, gt, ctt, cgt)
+            # natural monotonicity: the chord Newton correction at the trial shrinks
+            dist = np.abs(np.asarray(ctot(x.at[idx].set(dx), phase))[idx])
+            dy_t, logm_t = _log_newton_step(js, xt, gt, logc)
+            dist_t = np.abs(np.asarray(ctot(x.at[idx].set(jnp.where(logm_t, 0.0, dy_t)), phase))[idx])
+            ok = np.all(np.isfinite(np.asarray(gt)), axis=1)
+            acc = ok & (plain | (mt < mc[idx]) | ((dist_t < (1.0 - 0.25 * lam) * dist) & (mt < 3.0 * mc[idx])))
+            fallback[idx[plain_next[idx] & (mt > 1.0)]] = True
+            a_idx = idx[acc]
+            x, phase = x.at[a_idx].set(xt[acc]), phase.at[a_idx].set(pht[acc])
+            g, phg = g.at[a_idx].set(gt[acc]), phg.at[a_idx].set(phgt[acc])
+            cx[a_idx], cg[a_idx], mc[a_idx] = ctt[acc], cgt[acc], mt[acc]
+            full_region = rho[idx] >= rho0
+            r = np.where(acc, np.minimum(2.0 * rho[idx], rho_max), 0.25 * rho[idx])
+            r = np.where(plain_next[idx], rho0, r)
+            rho[idx] = r
+            plain_next[idx] = ~acc & (r < rho_min)
+            age[a_idx] += 1
+            # (an accepted step cut by the full trust region is progress at the allowed pace;
+            # one cut by a region shrunk after rejections is not)
+            better = ((mc[idx] < 0.9 * best[idx]) | (dist < 0.9 * best_dist[idx])
+                      | (acc & (lam > 0) & (lam < 1) & full_region))
+            best[idx] = np.minimum(best[idx], mc[idx])
+            best_dist[idx] = np.minimum(best_dist[idx], dist)
+            since[idx] = np.where(better, 0, since[idx] + 1)
+            # fresh Jacobians for unsettled cells: accepted ones whose Jacobian is
+            # `jacobian_every` steps old, rejected ones whose Jacobian is not of their point
+            renew = np.zeros(n, bool)
+            renew[idx] = np.where(acc, age[idx] >= jacobian_every, age[idx] > 0) & (mc[idx] > 1.0)
+            if renew.any():
+                ridx = np.flatnonzero(renew)
+                gr, phr, jr = evaluate(x, phase, ridx)
+                g, phg, jac = g.at[ridx].set(gr), phg.at[ridx].set(phr), jac.at[ridx].set(jr)
+                cg = np.array(ctot(g, phg))
+                mc = merit(x, g, cx, cg)
+                age[ridx] = 0
+        # fallback: plain cycles for the cells Newton did not settle (stalled or out of bounds),
+        # until they settle or the criteria hold with margin; before the last round at most
+        # `round_cycles`, which bring the fast pools onto the slow manifold, where Newton from
+        # the point they reach converges
+        todo = sim & (mc > 1.0)
+        fallback |= todo
+        for k in range(1, (max_cycles if last else round_cycles) + 1):
+            crit = equilibrium_criteria(cx, cg, area_m2, simulated)
+            if finished(crit, todo):
+                break
+            idx = np.flatnonzero(todo)
+            x, phase = x.at[idx].set(g[idx]), phase.at[idx].set(phg[idx])
+            gi, phi = cycle_map(x, phase, idx)
+            g, phg = g.at[idx].set(gi), phg.at[idx].set(phi)
+            cx[idx], cg[idx] = cg[idx], np.asarray(ctot(g, phg))[idx]
+            mc[idx] = merit(x[idx], gi, cx[idx], cg[idx])
+            todo = sim & (mc > 1.0)
+            if (k & (k - 1)) == 0:       # cycles 1, 2, 4, 8, ...
+                history.append(dict(iteration=f"{label}fallback cycle {k}", years=years(),
+                                    cells_iterating=int(todo.sum()), **crit.as_dict()))
+                if progress is not None:
+                    progress(f"{label}fallback cycle {k}: {crit.summary()}, {int(todo.sum())} cells not yet "
+                             "settled")
     oob &= mc > 1.0
-    return x, phase, g, phg, it, fallback & sim, oob & sim
+    return x, phase, g, phg, iterations, fallback & sim, oob & sim
 
 
 def unstable_fixed_points(evaluate, x, phase, cells, limit=UNSTABLE_RADIUS):
