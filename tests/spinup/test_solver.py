@@ -101,6 +101,27 @@ def test_a_cell_whose_newton_steps_fail_is_finished_by_plain_cycles_and_reported
     assert fallback[1] and fallback.sum() == 1 and not oob.any()
 
 
+@pytest.mark.parametrize("reach", [10.0, np.inf])
+def test_a_cell_that_changes_little_but_is_far_from_its_fixed_point_is_not_settled(reach):
+    """Cells 500 g m-2 from their fixed point along the slow mode (eigenvalue 0.9995) change
+    by 0.25 g m-2 per cycle, within half the per-cell limit: by their change they have
+    settled, and brute force would stop there too. Their Newton correction (500) is beyond
+    `reach` x the limit, so Newton takes them to the fixed point; without that test
+    (reach infinite) they stay where they are."""
+    A, b, xstar = _affine_case(seed=4)
+    n, d = b.shape
+    x0 = xstar.copy()
+    x0[:, -1] += 500.0                 # the last pool is the slow mode (lower-triangular A)
+    x, _, g, _, it, fallback, oob = newton_fixed_point(
+        *_affine_maps(A, b), jnp.asarray(x0), jnp.zeros(n, int), _sum_ctot, area_m2=np.ones(n),
+        simulated=np.ones(n, bool), nonneg=np.ones(d, bool), relax=0, reach=reach)
+    assert not fallback.any() and not oob.any()
+    if np.isfinite(reach):
+        np.testing.assert_allclose(np.asarray(x), xstar, rtol=1e-9)
+    else:
+        np.testing.assert_allclose(np.asarray(x), x0, rtol=1e-12)
+
+
 @pytest.mark.parametrize("rounds", [1, 3])
 def test_a_cell_stalled_by_a_misleading_first_jacobian_is_solved_in_a_later_round(rounds):
     """Until its slow pool exceeds 2000 (about 40 plain cycles from the start) cell 1's

@@ -505,8 +505,8 @@ def _finished(crit, todo, nsim):
 
 def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulated, nonneg,
                        settle=None, log=None, max_iter=30, tight=0.5, relax=2, jacobian_every=1,
-                       stall=4, max_cycles=1000, rounds=3, round_cycles=64, ctot_max=CTOT_MAX,
-                       progress=None, history=None, years=lambda: 0):
+                       stall=4, max_cycles=1000, rounds=3, round_cycles=64, reach=10.0,
+                       ctot_max=CTOT_MAX, progress=None, history=None, years=lambda: 0):
     """Per-cell Newton iteration for G(x) = x with relaxation cycles and a trust region.
 
     `evaluate(x, phase, idx) -> (G, phase', J)` and `cycle_map(x, phase, idx) -> (G, phase')`
@@ -529,9 +529,12 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
     move). A step is accepted when the merit falls, or when the (chord) Newton correction
     shrinks while the merit at most triples; a rejected step renews the cell's Jacobian, and
     after repeated rejections the cell takes the plain cycles instead. A cell is settled
-    (and stops) when its merit is at most 1: cells whose cycle map has no attracting fixed
-    point (N-limitation limit cycles, +-1 g m-2 from year to year) stop there instead of
-    chasing noise with steps of the slow pools' turnover time times the noise. Jacobians are
+    (and stops) when its merit is at most 1 and its Newton correction is within `reach`
+    times the per-cell limits in cTOT (a cell can change by less than the limits per cycle
+    while it is still far from its fixed point: slow modes, or pools that cancel in cTOT
+    for a while); cells whose cycle map has no attracting fixed point (N-limitation limit
+    cycles, +-1 g m-2 from year to year) stall and stop instead of chasing noise with steps
+    of the slow pools' turnover time times the noise. Jacobians are
     renewed after `jacobian_every` accepted steps (chord iterations in between), and only
     for the cells still iterating. A cell that stops improving for `stall` iterations, and
     the cells still unsettled after `max_iter`, continue with plain cycles (on those cells
@@ -556,9 +559,26 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
     def merit(xx, gg, c, cg_):
         return _merit(xx, gg, c, cg_, settle, floor, tight)
 
+    def newton_far(cells):
+        # cTOT of the Newton correction beyond `reach` x the per-cell limits (not finite:
+        # a singular map, distance unknown, not counted)
+        dy, logm = _log_newton_step(jac[cells], x[cells], g[cells], logc)
+        d = np.abs(np.asarray(ctot(x.at[cells].set(jnp.where(logm, 0.0, dy)), phase))[cells])
+        return np.isfinite(d) & (d > reach * cell_limit(cx[cells]))
+
+    def renew_jacobians(ridx):
+        # image, Jacobian and what follows from them at the current point of the cells `ridx`
+        nonlocal g, phg, jac, cg, mc
+        gr, phr, jr = evaluate(x, phase, ridx)
+        g, phg, jac = g.at[ridx].set(gr), phg.at[ridx].set(phr), jac.at[ridx].set(jr)
+        cg = np.array(ctot(g, phg))
+        mc = merit(x, g, cx, cg)
+        far[ridx] = newton_far(ridx)
+
     g, phg, jac = evaluate(x, phase, None)
     cx, cg = np.array(ctot(x, phase)), np.array(ctot(g, phg))
     mc = merit(x, g, cx, cg)
+    far = newton_far(np.arange(n))
     fallback = np.zeros(n, bool)
     oob = np.zeros(n, bool)
     nsim = max(int(sim.sum()), 1)
@@ -569,16 +589,12 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
 
     for rnd in range(rounds):
         last = rnd == rounds - 1
-        todo = sim & (mc > 1.0)
+        todo = sim & ((mc > 1.0) | far)
         if rnd > 0:
             # a new round from the point the plain cycles reached: fresh Jacobians there
             if finished(equilibrium_criteria(cx, cg, area_m2, simulated), todo):
                 break
-            ridx = np.flatnonzero(todo)
-            gr, phr, jr = evaluate(x, phase, ridx)
-            g, phg, jac = g.at[ridx].set(gr), phg.at[ridx].set(phr), jac.at[ridx].set(jr)
-            cg = np.array(ctot(g, phg))
-            mc = merit(x, g, cx, cg)
+            renew_jacobians(np.flatnonzero(todo))
         label = "" if rnd == 0 else f"round {rnd + 1} "
         rho = np.full(n, rho0)
         age = np.zeros(n, int)                 # accepted iterations since the Jacobian was made
@@ -590,7 +606,7 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
         best_dist = np.full(n, np.inf)
         since = np.zeros(n, int)
         for it in range(1, max_iter + 1):
-            todo = sim & (mc > 1.0)
+            todo = sim & ((mc > 1.0) | far)
             crit = equilibrium_criteria(cx, cg, area_m2, simulated)
             history.append(dict(iteration=f"{label}{it - 1}" if rnd else it - 1, years=years(),
                                 cells_iterating=int(todo.sum()), **crit.as_dict()))
@@ -660,14 +676,12 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
             # fresh Jacobians for unsettled cells: accepted ones whose Jacobian is
             # `jacobian_every` steps old, rejected ones whose Jacobian is not of their point
             renew = np.zeros(n, bool)
-            renew[idx] = np.where(acc, age[idx] >= jacobian_every, age[idx] > 0) & (mc[idx] > 1.0)
+            far[idx] = newton_far(idx)
+            renew[idx] = (np.where(acc, age[idx] >= jacobian_every, age[idx] > 0)
+                          & ((mc[idx] > 1.0) | far[idx]))
             if renew.any():
-                ridx = np.flatnonzero(renew)
-                gr, phr, jr = evaluate(x, phase, ridx)
-                g, phg, jac = g.at[ridx].set(gr), phg.at[ridx].set(phr), jac.at[ridx].set(jr)
-                cg = np.array(ctot(g, phg))
-                mc = merit(x, g, cx, cg)
-                age[ridx] = 0
+                renew_jacobians(np.flatnonzero(renew))
+                age[renew] = 0
         # fallback: plain cycles for the cells Newton did not settle (stalled or out of bounds),
         # until they settle or the criteria hold with margin; before the last round at most
         # `round_cycles`, which bring the fast pools onto the slow manifold, where Newton from
@@ -952,10 +966,11 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
 
     `polish` (off for the presolve, whose result is only a starting point): Newton - the
     Jacobian of the cycle at the solution of the cells Newton settled is computed once more;
-    cells with an eigenvalue beyond `UNSTABLE_RADIUS` are reported unstable (and unsolved),
-    and more than the criteria's 2 % of them means not converged. Accelerated - settled cells
-    are taken to their one-step steady-state estimate (`accelerated_fixed_point`'s
-    `extrapolate`).
+    cells with an eigenvalue beyond `UNSTABLE_RADIUS` are reported unstable (and unsolved;
+    with `jacobian="first_year"` on a cycle of many years, only those the exact cycle
+    Jacobian confirms), and more than the criteria's 2 % of them means not converged.
+    Accelerated - settled cells are taken to their one-step steady-state estimate
+    (`accelerated_fixed_point`'s `extrapolate`).
 
     Finally plain cycles run from the image of the solution until the criteria hold between
     two successive cycle ends (brute force's stopping rule), at most `confirm_cycles` (at
@@ -1029,6 +1044,13 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
     if method == "newton" and polish:      # cells settled by Newton steps, not by plain cycles
         unstable = unstable_fixed_points(evaluate, jnp.asarray(xc), jnp.asarray(phc),
                                          sim & ~fallback & ~out_of_bounds)
+        if unstable.any() and jacobian == "first_year" and L > 1:
+            # the first year's Jacobian raised to the cycle length only approximates the
+            # cycle's: the cells it flags are checked with the exact one (one pass of the
+            # cycle per column, on those cells only)
+            def exact(xt, ph, idx):
+                return run.cycle_jacobian(xt, ph, cols=cols, idx=idx, by=jacobian_by)
+            unstable = unstable_fixed_points(exact, jnp.asarray(xc), jnp.asarray(phc), unstable)
     # confirmation: forward cycles from the image of the accepted point, stopped by brute
     # force's rule (the first cycle whose change meets the criteria): cells in N-limitation
     # limit cycles keep changing by 1-3 g m-2 per cycle around the steady state, so the share
