@@ -559,12 +559,15 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
     def merit(xx, gg, c, cg_):
         return _merit(xx, gg, c, cg_, settle, floor, tight)
 
-    def newton_far(cells):
+    def beyond_reach(dist, c):
         # cTOT of the Newton correction beyond `reach` x the per-cell limits (not finite:
         # a singular map, distance unknown, not counted)
+        return np.isfinite(dist) & (dist > reach * cell_limit(c))
+
+    def newton_far(cells):
         dy, logm = _log_newton_step(jac[cells], x[cells], g[cells], logc)
         d = np.abs(np.asarray(ctot(x.at[cells].set(jnp.where(logm, 0.0, dy)), phase))[cells])
-        return np.isfinite(d) & (d > reach * cell_limit(cx[cells]))
+        return beyond_reach(d, cx[cells])
 
     def renew_jacobians(ridx):
         # image, Jacobian and what follows from them at the current point of the cells `ridx`
@@ -660,6 +663,9 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
             x, phase = x.at[a_idx].set(xt[acc]), phase.at[a_idx].set(pht[acc])
             g, phg = g.at[a_idx].set(gt[acc]), phg.at[a_idx].set(phgt[acc])
             cx[a_idx], cg[a_idx], mc[a_idx] = ctt[acc], cgt[acc], mt[acc]
+            # the chord correction at an accepted point is its Newton correction until the
+            # Jacobian is renewed (a rejected cell's is unchanged)
+            far[a_idx] = beyond_reach(dist_t[acc], ctt[acc])
             full_region = rho[idx] >= rho0
             r = np.where(acc, np.minimum(2.0 * rho[idx], rho_max), 0.25 * rho[idx])
             r = np.where(plain_next[idx], rho0, r)
@@ -676,7 +682,6 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
             # fresh Jacobians for unsettled cells: accepted ones whose Jacobian is
             # `jacobian_every` steps old, rejected ones whose Jacobian is not of their point
             renew = np.zeros(n, bool)
-            far[idx] = newton_far(idx)
             renew[idx] = (np.where(acc, age[idx] >= jacobian_every, age[idx] > 0)
                           & ((mc[idx] > 1.0) | far[idx]))
             if renew.any():
@@ -1010,9 +1015,12 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
     history = []
     cols = moving_components(cfg)
 
+    def exact(xt, ph, idx):
+        return run.cycle_jacobian(xt, ph, cols=cols, idx=idx, by=jacobian_by)
+
     def evaluate(xt, ph, idx):
         if jacobian == "cycle" or L == 1:
-            return run.cycle_jacobian(xt, ph, cols=cols, idx=idx, by=jacobian_by)
+            return exact(xt, ph, idx)
         g, ph2, j1 = run.cycle_jacobian(xt, ph, years=1, cols=cols, idx=idx, by=jacobian_by)
         return g, ph2, jnp.linalg.matrix_power(j1, L)
 
@@ -1048,8 +1056,6 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
             # the first year's Jacobian raised to the cycle length only approximates the
             # cycle's: the cells it flags are checked with the exact one (one pass of the
             # cycle per column, on those cells only)
-            def exact(xt, ph, idx):
-                return run.cycle_jacobian(xt, ph, cols=cols, idx=idx, by=jacobian_by)
             unstable = unstable_fixed_points(exact, jnp.asarray(xc), jnp.asarray(phc), unstable)
     # confirmation: forward cycles from the image of the accepted point, stopped by brute
     # force's rule (the first cycle whose change meets the criteria): cells in N-limitation
