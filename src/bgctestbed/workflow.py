@@ -570,8 +570,6 @@ class Run:
         chunks' histories one after the other (marked with their chunk)."""
         import dataclasses
 
-        from .spinup.solver import solved
-
         if len(reps) == 1:
             return reps[0]
         residual = np.concatenate([np.asarray(r.residual, np.float64) for r in reps])
@@ -581,7 +579,7 @@ class Run:
             crit = equilibrium_criteria(cur - residual, cur, self.area, self.simulated)
         unstable = None if reps[0].unstable_cells is None else np.concatenate([r.unstable_cells for r in reps])
         return dataclasses.replace(
-            reps[0], converged=solved(crit, unstable, self.simulated), criteria=crit, residual=residual,
+            reps[0], converged=bool(crit is not None and crit.passed), criteria=crit, residual=residual,
             cycles=max(r.cycles for r in reps), iterations=max(r.iterations for r in reps),
             forward_years=max(r.forward_years for r in reps), wall_s=max(r.wall_s for r in reps),
             forward_equivalent_years=max(r.forward_equivalent_years for r in reps),

@@ -11,10 +11,10 @@ from bgctestbed.errors import BgcError
 from bgctestbed.init import configured_cold_start
 from bgctestbed.model import ModelConfig, run_year, to_jax
 from bgctestbed.params.mimics import default_mimics_params
-from bgctestbed.spinup.criteria import equilibrium_criteria, soil_carbon
-from bgctestbed.spinup.solver import (_Runner, accelerated_fixed_point, anderson_fixed_point, brute_force,
-                                      moving_components, newton_fixed_point, pack, slow_components,
-                                      solve_periodic, steady_estimate, unstable_fixed_points)
+from bgctestbed.spinup.criteria import cells_failing, equilibrium_criteria, soil_carbon
+from bgctestbed.spinup.solver import (_merit, _Runner, accelerated_fixed_point, anderson_fixed_point,
+                                      brute_force, follow_cycles, moving_components, newton_fixed_point, pack,
+                                      slow_components, solve_periodic, steady_estimate, unstable_fixed_points)
 
 CONFIGS = {"CASA-C": ("casa", False), "CASA-CN": ("casa", True),
            "MIMICS-C": ("mimics", False), "MIMICS-CN": ("mimics", True)}
@@ -218,6 +218,35 @@ def test_newton_in_log_coordinates_finds_the_microbes_persistent_root(log):
         assert unstable.all()
 
 
+def test_cells_on_an_unstable_fixed_point_follow_brute_force_from_their_start():
+    """Newton in the pools lands on the extinct root (unstable); plain cycles from the
+    start, cell by cell until each has stopped moving, reach the persistent root that brute
+    force reaches - if "stopped" includes the microbes, not only cTOT; a cell not asked for
+    keeps its state."""
+    evaluate, cycle_map, x0 = _consumer_maps()
+    n = x0.shape[0]
+    x, ph, *_ = newton_fixed_point(
+        evaluate, cycle_map, x0, jnp.zeros(n, int), _sum_ctot, area_m2=np.ones(n),
+        simulated=np.ones(n, bool), nonneg=np.ones(2, bool), relax=0, tight=1e-4, max_cycles=0)
+    cells = unstable_fixed_points(evaluate, x, ph, np.ones(n, bool))
+    cells[0] = False
+    start = x.at[1:].set(x0[1:])
+
+    def merit(xx, gg, c, cg):      # cTOT alone would stop at once: the microbes start at traces
+        return _merit(xx, gg, c, cg, watch, np.full(2, 1e-3), 1.0)
+
+    for watch, persistent in ((np.array([False, False]), False), (np.array([True, True]), True)):
+        said = []
+        xs, phs, g, phg, moving = follow_cycles(cycle_map, _sum_ctot, merit, start, ph, cells, 1000,
+                                                progress=said.append)
+        assert said[0] == f"plain cycle 1: {n - 1} cells still moving"
+        assert not moving.any()
+        assert not cells_failing(_sum_ctot(xs, phs), _sum_ctot(g, phg), cells).any()
+        assert np.allclose(np.asarray(g)[1:], np.tile([40.0, 15.0], (n - 1, 1)), atol=0.5) == persistent
+    np.testing.assert_array_equal(np.asarray(g)[0], np.asarray(x)[0])
+    np.testing.assert_allclose(np.asarray(x)[0], [100.0, 0.0], atol=1e-6)
+
+
 def test_anderson_finds_the_analytic_fixed_point_of_an_affine_map():
     A, b, xstar = _affine_case(seed=1, slow=0.99)
     n, d = b.shape
@@ -333,7 +362,7 @@ def _check_solution(grid, name):
     confirm = [h["passed"] for h in rep.history
                if h.get("iteration") == "confirm" and h.get("stage") != "presolve"]
     assert confirm and not any(confirm[:-1])
-    assert rep.converged == (confirm[-1] and (rep.unstable_cells is None or not rep.unstable_cells.any()))
+    assert rep.converged == confirm[-1]
     # an independent confirmation cycle from the returned state, criteria on solved cells
     b, brep = brute_force(s, cycle, pj, cfg, area_m2=sites.landarea, simulated=solved,
                           max_cycles=1)
