@@ -741,11 +741,11 @@ def follow_cycles(cycle_map, ctot, merit, x, phase, cells, max_cycles, progress=
     g, phg = x, phase
     c = np.asarray(ctot(x, phase))
     moving = np.asarray(cells, bool).copy()
-    for k in range(max_cycles):
+    for k in range(1, max_cycles + 1):
         if not moving.any():
             break
-        if progress is not None and (k & (k - 1)) == 0:      # cycles 0, 1, 2, 4, 8, ...
-            progress(f"plain cycle {k + 1}: {int(moving.sum())} cells still moving")
+        if progress is not None and (k & (k - 1)) == 0:      # cycles 1, 2, 4, 8, ...
+            progress(f"plain cycle {k}: {int(moving.sum())} cells still moving")
         idx = np.flatnonzero(moving)
         x, phase = x.at[idx].set(g[idx]), phase.at[idx].set(phg[idx])
         gi, phi = cycle_map(x, phase, idx)
@@ -1038,6 +1038,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
         x, phase = run.cycle_map(x, phase)
     history = []
     cols = moving_components(cfg)
+    settle = np.isin(np.arange(x.shape[1]), settling_components(cfg))
 
     def exact(xt, ph, idx):
         return run.cycle_jacobian(xt, ph, cols=cols, idx=idx, by=jacobian_by)
@@ -1055,7 +1056,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
         xc, phc, gc, phg, it, fallback, out_of_bounds = accelerated_fixed_point(
             run.cycle_survival, x, phase, ctot, area_m2=area_m2, simulated=simulated, nonneg=nonneg,
             precondition=preconditioned_components(cfg),
-            settle=np.isin(np.arange(x.shape[1]), settling_components(cfg)), depth=anderson_depth,
+            settle=settle, depth=anderson_depth,
             max_iter=max_iter, tight=tight, extrapolate=polish, progress=progress, history=history,
             years=lambda: round(run.forward_years, 3))
     elif method == "anderson":
@@ -1067,7 +1068,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
     else:
         xc, phc, gc, phg, it, fallback, out_of_bounds = newton_fixed_point(
             evaluate, run.cycle_map, x, phase, ctot, area_m2=area_m2, simulated=simulated,
-            nonneg=nonneg, settle=np.isin(np.arange(x.shape[1]), settling_components(cfg)),
+            nonneg=nonneg, settle=settle,
             log=microbial_components(cfg), max_iter=max_iter, tight=tight, relax=relax,
             jacobian_every=jacobian_every, max_cycles=max_cycles, ctot_max=ctot_max, progress=progress,
             history=history, years=lambda: round(run.forward_years, 3))
@@ -1088,7 +1089,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
             if progress is not None:
                 progress(f"{len(u)} cells on an unstable fixed point follow plain cycles from their start")
             x0 = jnp.asarray(xc).at[u].set(pack(start, cfg)[u])
-            watch = np.isin(np.arange(x.shape[1]), settling_components(cfg)) | microbial_components(cfg)
+            watch = settle | microbial_components(cfg)
             floor = _scales(x0, sim)
 
             def merit(xx, gg, c, cg):
