@@ -12,9 +12,10 @@ from bgctestbed.init import configured_cold_start
 from bgctestbed.model import ModelConfig, run_year, to_jax
 from bgctestbed.params.mimics import default_mimics_params
 from bgctestbed.spinup.criteria import cells_failing, equilibrium_criteria, soil_carbon
-from bgctestbed.spinup.solver import (_merit, _Runner, accelerated_fixed_point, anderson_fixed_point,
-                                      brute_force, follow_cycles, moving_components, newton_fixed_point, pack,
-                                      slow_components, solve_periodic, steady_estimate, unstable_fixed_points)
+from bgctestbed.spinup.solver import (_merit, _newton_step, _Runner, accelerated_fixed_point,
+                                      anderson_fixed_point, brute_force, follow_cycles, follow_merit,
+                                      moving_components, newton_fixed_point, pack, slow_components,
+                                      solve_periodic, steady_estimate, unstable_fixed_points)
 
 CONFIGS = {"CASA-C": ("casa", False), "CASA-CN": ("casa", True),
            "MIMICS-C": ("mimics", False), "MIMICS-CN": ("mimics", True)}
@@ -230,12 +231,11 @@ def test_cells_on_an_unstable_fixed_point_follow_brute_force_from_their_start():
         simulated=np.ones(n, bool), nonneg=np.ones(2, bool), relax=0, tight=1e-4, max_cycles=0)
     cells = unstable_fixed_points(evaluate, x, ph, np.ones(n, bool))
     cells[0] = False
-    start = x.at[1:].set(x0[1:])
-
-    def merit(xx, gg, c, cg):      # cTOT alone would stop at once: the microbes start at traces
-        return _merit(xx, gg, c, cg, watch, np.full(2, 1e-3), 1.0)
-
+    start = np.array(x)
+    start[1:] = x0[1:]
+    # cTOT alone would stop at once: the microbes start at traces
     for watch, persistent in ((np.array([False, False]), False), (np.array([True, True]), True)):
+        merit = follow_merit(watch, np.full(2, 1e-3))
         said = []
         xs, phs, g, phg, moving = follow_cycles(cycle_map, _sum_ctot, merit, start, ph, cells, 1000,
                                                 progress=said.append)
@@ -245,6 +245,58 @@ def test_cells_on_an_unstable_fixed_point_follow_brute_force_from_their_start():
         assert np.allclose(np.asarray(g)[1:], np.tile([40.0, 15.0], (n - 1, 1)), atol=0.5) == persistent
     np.testing.assert_array_equal(np.asarray(g)[0], np.asarray(x)[0])
     np.testing.assert_allclose(np.asarray(x)[0], [100.0, 0.0], atol=1e-6)
+
+
+def test_newton_step_gives_an_exactly_singular_cell_nan_and_the_others_their_step():
+    jac = np.array([[[2.0, 1.0], [1.0, 2.0]],        # J - I = ones: singular, no vanishing row
+                    [[0.5, 0.0], [0.0, 0.5]]])
+    dx = _newton_step(jac, np.ones((2, 2)))
+    assert np.isnan(dx[0]).all()
+    np.testing.assert_allclose(dx[1], [2.0, 2.0])
+
+
+def _growth_maps(rates):
+    """Per cell a stock of 1000 that stays put and a small pool multiplied by `rates[cell]`
+    every cycle; counts the cycles run."""
+    f = jnp.asarray(rates)
+    calls = []
+
+    def cycle_map(x, ph, idx=None):
+        calls.append(1)
+        r = slice(None) if idx is None else jnp.asarray(idx)
+        return x[r] * jnp.stack([jnp.ones_like(f[r]), f[r]], axis=1), ph[r]
+    return cycle_map, calls
+
+
+def test_following_stops_for_pools_in_decline_and_goes_on_for_growing_ones():
+    """Cell 0: a pool of 5 g m-2 declining by 2 % per cycle beside a steady stock (cTOT within
+    the cell limits: brute force would stop); cell 1: a pool of 1 mg m-2 growing by 2 % per
+    cycle (microbes invading: cTOT hardly moves)."""
+    cycle_map, _ = _growth_maps([0.98, 1.02])
+    x = jnp.array([[1000.0, 5.0], [1000.0, 1e-3]])
+    ph, watch, floor = jnp.zeros(2, int), np.array([False, True]), np.full(2, 1e-3)
+    merit = follow_merit(watch, floor)
+    xs, _, g, _, moving = follow_cycles(cycle_map, _sum_ctot, merit, x, ph, np.ones(2, bool), 50)
+    assert moving.tolist() == [False, True]
+    np.testing.assert_array_equal(np.asarray(xs)[0], [1000.0, 5.0])       # stopped after one cycle
+    np.testing.assert_allclose(np.asarray(g)[1, 1], 1e-3 * 1.02 ** 50)
+    # the same pools judged by their change either way: the declining one would hold cell 0
+    g1, _ = cycle_map(x, ph)
+    both = _merit(x, g1, _sum_ctot(x, ph), _sum_ctot(g1, ph), watch, floor, 1.0)
+    assert both[0] > 1.0 and merit(x, g1, _sum_ctot(x, ph), _sum_ctot(g1, ph))[0] <= 1.0
+
+
+@pytest.mark.parametrize("allow", [0, 1])
+def test_following_leaves_the_allowed_number_of_cells_moving_after_its_patience(allow):
+    """A cell that never stops growing: followed to `max_cycles`, or, when one cell may be
+    left, for `patience` cycles only; the cell that settles is done either way."""
+    cycle_map, calls = _growth_maps([1.0, 1.05])
+    x = jnp.array([[1000.0, 1.0], [1000.0, 1.0]])
+    merit = follow_merit(np.array([False, True]), np.full(2, 1e-3))
+    *_, moving = follow_cycles(cycle_map, _sum_ctot, merit, x, jnp.zeros(2, int), np.ones(2, bool), 40,
+                               allow=allow, patience=5)
+    assert moving.tolist() == [False, True]
+    assert len(calls) == (5 if allow else 40)
 
 
 def test_anderson_finds_the_analytic_fixed_point_of_an_affine_map():
