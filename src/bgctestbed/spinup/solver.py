@@ -1121,25 +1121,24 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
     sim = np.asarray(simulated, bool)
     unstable = None
     if method == "newton" and polish:      # cells settled by Newton steps, not by plain cycles
-        unstable = unstable_fixed_points(evaluate, jnp.asarray(xc), jnp.asarray(phc),
-                                         sim & ~fallback & ~out_of_bounds)
+        unstable = unstable_fixed_points(evaluate, xc, phc, sim & ~fallback & ~out_of_bounds)
         if unstable.any() and jacobian == "first_year" and L > 1:
             # the first year's Jacobian raised to the cycle length only approximates the
             # cycle's: the cells it flags are checked with the exact one (one pass of the
             # cycle per column, on those cells only)
-            unstable = unstable_fixed_points(exact, jnp.asarray(xc), jnp.asarray(phc), unstable)
+            unstable = unstable_fixed_points(exact, xc, phc, unstable)
         if unstable.any():
             # brute force does not settle there: from their start these cells follow it
-            # until the slow pools and the microbes have stopped moving
+            # until they have stopped moving (`follow_merit`)
             u = np.flatnonzero(unstable)
             if progress is not None:
                 progress(f"{len(u)} cells on an unstable fixed point follow plain cycles from their start")
-            x0 = _put(np.asarray(xc), u, np.asarray(pack(start, cfg))[u])
+            x0 = _put(xc, u, np.asarray(pack(start, cfg))[u])
             merit = follow_merit(settle | microbial_components(cfg), _scales(x0, sim))
             say = (lambda m: progress("unstable cells, " + m)) if progress else None
             # up to a quarter of the criteria's allowance may be left moving
             xc, phc, gc, phg, _ = follow_cycles(
-                run.cycle_map, ctot, merit, x0, _put(np.asarray(phc), u, np.asarray(start.phase)[u]),
+                run.cycle_map, ctot, merit, x0, _put(phc, u, np.asarray(start.phase)[u]),
                 unstable, max_cycles, allow=int(0.25 * LIMIT_FRACTION * sim.sum()), progress=say)
             fallback = fallback | unstable
     # confirmation: forward cycles from the image of the accepted point, stopped by brute
