@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import time
 from pathlib import Path
 
 import jax.numpy as jnp
@@ -109,7 +108,6 @@ def main():
     rows = []
     for name in args.configs.split(","):
         cfg, pj, st, act = setup(name, sites, cycle, args.prespin)
-        t0 = time.perf_counter()
         s, rep = solve_periodic(st, cycle, pj, cfg, area_m2=sites.landarea, simulated=act,
                                 max_iter=args.max_iter, method=args.method, jacobian=args.jacobian,
                                 jacobian_by=args.jacobian_by,
@@ -133,7 +131,6 @@ def main():
                                   max_cycles=args.max_cycles, progress=prog)
             print(f"{name} brute force: {brep.summary()}", flush=True)
         rows.append((name, rep, brep))
-        del t0
     print()
     print(f"{'config':10s} {'solver fwd-eq yr':>17s} {'solver s':>9s} {'solver ok':>9s} "
           f"{'brute fwd-eq yr':>16s} {'brute s':>9s} {'brute ok':>9s} {'ratio (fwd-eq)':>15s}")

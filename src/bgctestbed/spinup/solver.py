@@ -1033,7 +1033,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
     `method="anderson"`: derivative-free Anderson acceleration instead of Newton.
 
     `polish` (off for the presolve, whose result is only a starting point): Newton - the
-    Jacobian of the cycle at the solution of the cells Newton settled is computed once more;
+    Jacobian of the cycle at the solution of every cell is computed once more;
     cells with an eigenvalue beyond `UNSTABLE_RADIUS` are reported unstable (with
     `jacobian="first_year"` on a cycle of many years, only those the exact cycle Jacobian
     confirms). Brute force does not settle on such a point: these cells go back to the
@@ -1120,8 +1120,10 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
             history=history, years=lambda: round(run.forward_years, 3))
     sim = np.asarray(simulated, bool)
     unstable = None
-    if method == "newton" and polish:      # cells settled by Newton steps, not by plain cycles
-        unstable = unstable_fixed_points(evaluate, xc, phc, sim & ~fallback & ~out_of_bounds)
+    if method == "newton" and polish:
+        # every cell, those that plain cycles settled after Newton steps too: a population
+        # that the steps cut to a trace regrows for several cycles before cTOT shows it
+        unstable = unstable_fixed_points(evaluate, xc, phc, sim)
         if unstable.any() and jacobian == "first_year" and L > 1:
             # the first year's Jacobian raised to the cycle length only approximates the
             # cycle's: the cells it flags are checked with the exact one (one pass of the
