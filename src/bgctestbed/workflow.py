@@ -532,9 +532,10 @@ class Run:
     def _spin_solver(self, m: Member, cycle) -> None:
         ex = self.ex
         if m.model.soil == "mimics":
-            log.warning("%s: the steady-state solver is not proven for MIMICS (short of the criteria "
-                        "on the whole world's 20-year cycle, second MIMICS-CN steady states; "
-                        "docs/spinup.md); prefer method = 'auto' or 'brute'", m.name)
+            log.warning("%s: the steady-state solver is not proven for MIMICS (the whole world's "
+                        "20-year cycle meets the criteria only by a hair for MIMICS-C and is not "
+                        "measured for MIMICS-CN, second MIMICS-CN steady states; docs/spinup.md); "
+                        "prefer method = 'auto' or 'brute'", m.name)
         res = ex.map(_solve_task, ex.split(m.state), [[f[i] for f in cycle] for i in range(ex.nchunks)],
                      m.pc, m.mc, ex.split(self.area), ex.split(self.simulated), None if self.quiet else m.name)
         m.state = jax.tree.map(jnp.asarray, ex.gather(ex.pick(res, 0)))
