@@ -31,19 +31,6 @@ CONFIGS = {"CASA-C": ("casa", False), "CASA-CN": ("casa", True),
            "MIMICS-C": ("mimics", False), "MIMICS-CN": ("mimics", True)}
 
 
-class _Cycle:
-    """Yearly forcing dicts kept in float32 on the host, float64 jax arrays on access."""
-
-    def __init__(self, years):
-        self.years = years
-
-    def __len__(self):
-        return len(self.years)
-
-    def __getitem__(self, k):
-        return {key: jnp.asarray(v, jnp.float64) for key, v in self.years[k].items()}
-
-
 def load_grid(args):
     if args.grid == "ref12":
         from bgctestbed.io import testbed as tb
@@ -54,7 +41,7 @@ def load_grid(args):
         ny = {1: 1, 3: 3}.get(args.cycle_years)
         if ny is None:
             raise SystemExit("the reference grid has 3 met years: --cycle-years 1 or 3")
-        return sites, _Cycle([forcing.year(k).model_inputs(dtype=np.float32) for k in range(ny)])
+        return sites, [forcing.year(k).model_inputs(dtype=np.float32) for k in range(ny)]
     from bgctestbed.world import load_world
     w = load_world()
     sites = w.sites
@@ -68,13 +55,13 @@ def load_grid(args):
             if isinstance(getattr(sites, f.name), np.ndarray)
             and np.shape(getattr(sites, f.name))[:1] == (w.n,)})
     years = [w.forcing(1901 + k).model_inputs(idx, np.float32) for k in range(args.cycle_years)]
-    return sites, _Cycle(years)
+    return sites, years
 
 
 def setup(name, sites, cycle, prespin):
     cfg, p, st = configured_cold_start(*CONFIGS[name], sites)
     pj = to_jax(p)
-    f0 = cycle[0]
+    f0 = {k: jnp.asarray(v, jnp.float64) for k, v in cycle[0].items()}
     for _ in range(prespin):
         st, _, _ = run_year(st, f0, pj, cfg)
     return cfg, pj, st, np.asarray(p["active"], bool)

@@ -177,7 +177,7 @@ def _solve_task(state, cycle: list, p, model, area, simulated, name: str | None)
 
     def progress(msg):
         log.info("%s: %s", name, msg)
-    return solve_periodic(jax.tree.map(jnp.asarray, state), _DeviceCycle(cycle), p, model, area_m2=area,
+    return solve_periodic(jax.tree.map(jnp.asarray, state), cycle, p, model, area_m2=area,
                           simulated=simulated, progress=progress if name else None)
 
 
@@ -532,9 +532,9 @@ class Run:
     def _spin_solver(self, m: Member, cycle) -> None:
         ex = self.ex
         if m.model.soil == "mimics":
-            log.warning("%s: the steady-state solver is not proven for MIMICS (the whole world's "
-                        "20-year cycle meets the criteria only by a hair for MIMICS-C and is not "
-                        "measured for MIMICS-CN, second MIMICS-CN steady states; docs/spinup.md); "
+            log.warning("%s: the steady-state solver is not proven for MIMICS (its equality with "
+                        "brute force is measured on subsets of the world only; MIMICS-CN meets the "
+                        "criteria only by a hair and has second steady states; docs/spinup.md); "
                         "prefer method = 'auto' or 'brute'", m.name)
         res = ex.map(_solve_task, ex.split(m.state), [[f[i] for f in cycle] for i in range(ex.nchunks)],
                      m.pc, m.mc, ex.split(self.area), ex.split(self.simulated), None if self.quiet else m.name)
@@ -649,19 +649,6 @@ class Run:
         logs = {m.name: m.dir / "spinup_log.csv" for m in self.members if (m.dir / "spinup_log.csv").exists()}
         make_report([m.dir for m in self.members], self.out / "report", convergence_logs=logs or None,
                     quiet=self.quiet)
-
-
-class _DeviceCycle:
-    """The spin-up cycle's forcing kept on the host in float32; one year at a time on the device."""
-
-    def __init__(self, years: list):
-        self.years = years
-
-    def __len__(self):
-        return len(self.years)
-
-    def __getitem__(self, k):
-        return to_device(self.years[k])
 
 
 def _crit_cols(c: dict) -> dict:

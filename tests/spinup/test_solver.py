@@ -59,6 +59,16 @@ def _affine_maps(A, b):
     return evaluate, cycle_map
 
 
+def _wrong_sign_for_cell_1(evaluate, n, where=lambda xr: True):
+    """`evaluate` with cell 1's Jacobian negated where `where(its state rows)` holds."""
+    def wrong(x, ph, idx=None):
+        g, ph2, jac = evaluate(x, ph, idx)
+        rows = np.arange(n) if idx is None else np.asarray(idx)
+        bad = (rows == 1) & where(np.asarray(x)[rows])
+        return g, ph2, jac * jnp.where(jnp.asarray(bad), -1.0, 1.0)[:, None, None]
+    return wrong
+
+
 def _sum_ctot(x, ph):
     return np.asarray(x).sum(axis=1)
 
@@ -88,14 +98,8 @@ def test_a_cell_whose_newton_steps_fail_is_finished_by_plain_cycles_and_reported
     A, b, xstar = _affine_case(seed=2, slow=0.8)
     n, d = b.shape
     evaluate, cycle_map = _affine_maps(A, b)
-    flip = jnp.ones(n).at[1].set(-1.0)[:, None, None]
-
-    def wrong_for_cell_1(x, ph, idx=None):
-        g, ph2, jac = evaluate(x, ph, idx)
-        return g, ph2, jac * (flip if idx is None else flip[jnp.asarray(idx)])
-
     x, _, g, _, it, fallback, oob = newton_fixed_point(
-        wrong_for_cell_1, cycle_map, jnp.ones((n, d)), jnp.zeros(n, int), _sum_ctot,
+        _wrong_sign_for_cell_1(evaluate, n), cycle_map, jnp.ones((n, d)), jnp.zeros(n, int), _sum_ctot,
         area_m2=np.ones(n), simulated=np.ones(n, bool), nonneg=np.ones(d, bool), relax=0,
         tight=1e-3)
     np.testing.assert_allclose(np.asarray(g), xstar, rtol=1e-5)
@@ -136,12 +140,7 @@ def test_a_cell_stalled_by_a_misleading_first_jacobian_is_solved_in_a_later_roun
     n, d = b.shape
     evaluate, cycle_map = _affine_maps(A, b)
 
-    def misleading_near_start(x, ph, idx=None):
-        g, ph2, jac = evaluate(x, ph, idx)
-        rows = np.arange(n) if idx is None else np.asarray(idx)
-        near = (rows == 1) & (np.asarray(x)[rows, -1] < 2000.0)
-        return g, ph2, jac * jnp.where(jnp.asarray(near), -1.0, 1.0)[:, None, None]
-
+    misleading_near_start = _wrong_sign_for_cell_1(evaluate, n, lambda xr: xr[:, -1] < 2000.0)
     x, _, g, _, it, fallback, oob = newton_fixed_point(
         misleading_near_start, cycle_map, jnp.ones((n, d)), jnp.zeros(n, int), _sum_ctot,
         area_m2=np.ones(n), simulated=np.ones(n, bool), nonneg=np.ones(d, bool), relax=0,
@@ -154,6 +153,53 @@ def test_a_cell_stalled_by_a_misleading_first_jacobian_is_solved_in_a_later_roun
         assert err > 0.1
     else:
         assert err < 1e-5
+
+
+@pytest.mark.parametrize("late", [False, True])
+def test_later_rounds_use_the_late_jacobians(late):
+    """Cell 1's first-round Jacobian has the wrong sign everywhere (the first year's Jacobian
+    raised to the cycle length can be that poor), so it stalls and falls back to plain
+    cycles, which leave it far from its fixed point (slow mode 0.9995). In the second round
+    `evaluate_late` (the exact Jacobian) takes it to the fixed point; without it the cell
+    stalls again."""
+    A, b, xstar = _affine_case(seed=2)
+    n, d = b.shape
+    evaluate, cycle_map = _affine_maps(A, b)
+
+    x, _, g, _, it, fallback, oob = newton_fixed_point(
+        _wrong_sign_for_cell_1(evaluate, n), cycle_map, jnp.ones((n, d)), jnp.zeros(n, int), _sum_ctot,
+        area_m2=np.ones(n), simulated=np.ones(n, bool), nonneg=np.ones(d, bool), relax=0,
+        tight=1e-3, rounds=2, round_cycles=8, max_cycles=8, evaluate_late=evaluate if late else None)
+    others = np.arange(n) != 1
+    np.testing.assert_allclose(np.asarray(g)[others], xstar[others], rtol=1e-5)
+    err = np.max(np.abs(np.asarray(g)[1] - xstar[1]) / xstar[1])
+    assert fallback[1] and not oob.any()
+    assert (err < 1e-5) if late else (err > 0.1)
+
+
+def test_a_pool_at_zero_stepping_below_it_does_not_stall_the_others():
+    """The slow last pool is at zero, its steady state; a wrong Jacobian entry gives it a
+    Newton step 1000 x the first pool's, negative: it stays at zero (the clamp), and the
+    trust region must not shrink the other pools' steps to nothing on its account. Newton
+    alone (no plain cycles) takes the other pools to their fixed point."""
+    A, b, _ = _affine_case(seed=3)
+    A[:, -1, :-1] = 0.0
+    b[:, -1] = 0.0
+    n, d = b.shape
+    xstar = np.linalg.solve(np.eye(d)[None] - A, b[..., None])[..., 0]
+    evaluate, cycle_map = _affine_maps(A, b)
+
+    def wrong_last_row(x, ph, idx=None):
+        g, ph2, jac = evaluate(x, ph, idx)
+        return g, ph2, jac.at[:, -1, 0].set(0.5)
+
+    x0 = 2.0 * xstar
+    x, _, g, _, it, fallback, oob = newton_fixed_point(
+        wrong_last_row, cycle_map, jnp.asarray(x0), jnp.zeros(n, int), _sum_ctot,
+        area_m2=np.ones(n), simulated=np.ones(n, bool), nonneg=np.ones(d, bool), relax=0,
+        tight=1e-3, rounds=1, max_cycles=0)
+    np.testing.assert_allclose(np.asarray(x), xstar, rtol=1e-9, atol=1e-12)
+    assert not fallback.any() and not oob.any()
 
 
 def test_an_unstable_fixed_point_is_reported():
@@ -517,6 +563,33 @@ def test_difference_jacobian_matches_the_exact_one(grid, name):
     assert np.where(smooth[:, None, :], err, 0.0).max() < 1e-2
     with pytest.raises(BgcError, match="jacobian_by"):
         run.cycle_jacobian(x, ph, cols=cols, by="secant")
+
+
+@pytest.mark.parametrize("years", [1, 3])
+def test_batched_difference_jacobian_of_a_few_cells_equals_the_column_by_column_one(grid, years):
+    """On a grid four times the reference grid (48 cells) the Jacobian of 2 cells takes the
+    batched path (base and 18 perturbed copies in one pass); on the reference grid itself
+    (12 cells) the same cells take one pass per column. Same image of the whole cycle,
+    same Jacobian of its first `years` years."""
+    sites, cycle, pj, cfg, st, act = _setup(grid, "MIMICS-C", years=10)
+    x, ph = pack(st, cfg), jnp.asarray(st.phase)
+    cols = moving_components(cfg)
+    idx = np.array([1, 5])
+    assert (len(cols) + 1) * len(idx) <= 48 and (len(cols) + 1) * len(idx) > 12
+    run = _Runner(cycle, pj, cfg)
+    g1, ph1, j1 = run.cycle_jacobian(x, ph, years=years, cols=cols, idx=idx)
+    tile = _Runner([{k: jnp.concatenate([v] * 4, axis=-1) for k, v in f.items()} for f in cycle],
+                   {k: jnp.concatenate([v] * 4, axis=0) for k, v in pj.items()}, cfg)
+    fy = tile.forward_years
+    g4, ph4, j4 = tile.cycle_jacobian(jnp.concatenate([x] * 4), jnp.concatenate([ph] * 4),
+                                      years=years, cols=cols, idx=idx + 12)
+    np.testing.assert_allclose(g4, g1, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(ph4, ph1)
+    scale = np.abs(j1).max(axis=(0, 1)) + 1e-12
+    assert np.max(np.abs(j4 - j1) / scale) < 1e-9
+    assert np.abs(j1[:, :, cols]).max() > 0
+    # forward years: 19 x 2 cells padded to 48 for `years`, 2 cells padded to 6 for the rest
+    assert tile.forward_years - fy == pytest.approx(years + (3 - years) * 6 / 48)
 
 
 def test_accelerated_is_the_default_for_casa_and_far_cheaper_than_brute_force(grid):

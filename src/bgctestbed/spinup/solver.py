@@ -205,8 +205,14 @@ def _nonneg_mask(cfg: ModelConfig) -> np.ndarray:
 # The cycle map and its Jacobian (jitted per year)
 # --------------------------------------------------------------------------------------------
 
+def _f64(forcing: dict) -> dict:
+    """The year's forcing in float64, cast inside the jitted year: the host keeps it in
+    float32 (exact in float64), and casting there spares a copy of the whole year."""
+    return {k: jnp.asarray(v, jnp.float64) for k, v in forcing.items()}
+
+
 def _year_packed(x, phase, forcing, p, cfg):
-    st, _, _ = _year(unpack(x, phase, cfg), forcing, p, cfg, False, 1.0)
+    st, _, _ = _year(unpack(x, phase, cfg), _f64(forcing), p, cfg, False, 1.0)
     return pack(st, cfg), st.phase
 
 
@@ -235,25 +241,29 @@ def _year_survival(x, phase, forcing, p, cfg):
     """One year and each packed component's log survival over it (`ModelConfig.loss_rates`):
     log of the fraction of its start value a pool keeps through the year's losses alone;
     -inf for components without a loss rate (vegetation leaf, labile C, mineral N, ...)."""
-    st, acc, _ = _year(unpack(x, phase, cfg), forcing, p, replace(cfg, loss_rates=True), False, 1.0)
+    st, acc, _ = _year(unpack(x, phase, cfg), _f64(forcing), p, replace(cfg, loss_rates=True), False, 1.0)
     n = x.shape[0]
     cols = [acc.get("lsv:" + name, jnp.full((n, w), -jnp.inf)).reshape(n, w)
             for name, w, _ in state_fields(cfg)]
     return pack(st, cfg), st.phase, jnp.concatenate(cols, axis=1)
 
 
-def _as_jax_forcing(f: dict) -> dict:
-    return {k: jnp.asarray(v, jnp.float64) for k, v in f.items()}
-
-
 def _bucket(m: int, n: int) -> int:
-    """Padded size of a subset of m of n cells: n divided by 4 (rounded up) while the result
-    still holds m and the size exceeds 8, so that a run compiles few array shapes (each
-    costs seconds) and pads a larger subset at most 4-fold."""
+    """Padded size of a subset of m of n cells: n halved (rounded up) while the result still
+    holds m and the size exceeds 8, so that a run compiles few array shapes (each costs
+    seconds) and pads a subset at most 2-fold (at most 4-fold before: the whole world's 371
+    unstable MIMICS-C cells were followed for a hundred cycles as 1098)."""
     size = n
-    while size > 8 and -(-size // 4) >= m:
-        size = -(-size // 4)
+    while size > 8 and -(-size // 2) >= m:
+        size = -(-size // 2)
     return size
+
+
+def _difference_steps(x, m):
+    """One-sided difference steps per cell and component: 1e-7 of the component's size
+    plus 1e-10 of its mean size over the first m rows (the cells; the rest is padding)."""
+    size = np.abs(x)
+    return 1e-7 * (size + 1e-3 * size[:m].mean(axis=0)) + 1e-12
 
 
 class _Runner:
@@ -268,16 +278,19 @@ class _Runner:
         self.forward_years = 0.0
         self.year_times: list[float] = []
         self._calls = 0
-        # keep converted forcing on the device when the whole cycle is small (<~1.5 GB)
+        # keep the forcing on the device when the whole cycle is small (<~1 GB in float32)
         self._cache = {} if self.n * len(cycle) <= 20000 else None
 
     def forcing(self, k, pad=None):
+        """Year k's forcing of all cells, or of the cells `pad` (host indices)."""
         if self._cache is None:
-            f = _as_jax_forcing(self.cycle[k])
-        else:
-            if k not in self._cache:
-                self._cache[k] = _as_jax_forcing(self.cycle[k])
-            f = self._cache[k]
+            f = self.cycle[k]
+            # the cells' columns on the host: moving the whole year to the device to take a
+            # few cells costs more than their year (whole world: 0.15 s against 0.04 s)
+            return f if pad is None else {key: np.take(np.asarray(v), pad, axis=-1) for key, v in f.items()}
+        if k not in self._cache:
+            self._cache[k] = {key: jnp.asarray(v) for key, v in self.cycle[k].items()}
+        f = self._cache[k]
         return f if pad is None else {key: jnp.take(v, pad, axis=-1) for key, v in f.items()}
 
     def _subset(self, x, phase, idx, size=None):
@@ -289,7 +302,7 @@ class _Runner:
         size = _bucket(len(idx), self.n) if size is None else size
         pad = np.concatenate([idx, np.full(size - len(idx), idx[0])])
         pj = jnp.asarray(pad)
-        return x[pad], phase[pad], {k: v[pj] for k, v in self.p.items()}, pj
+        return x[pad], phase[pad], {k: v[pj] for k, v in self.p.items()}, pad
 
     def year(self, x, phase, k, p=None, pad=None):
         t0 = time.perf_counter()
@@ -334,14 +347,17 @@ class _Runner:
         forward without tangents. Only the columns `cols` (input components) are computed,
         the others are zero. `by="differences"`: one forward pass per column with that
         component raised by 1e-7 of its size (one-sided differences; the passes reuse the
-        compiled year); `"jvp"`: one pass with a batch of forward-mode tangents, exact but
-        1.5 (MIMICS-C) to 4 (MIMICS-CN) forward years per tangent on 1000 cells, against one
-        per column for differences."""
+        compiled year; for a subset small enough, all of them side by side in one pass, see
+        `_batched_differences`); `"jvp"`: one pass with a batch of forward-mode tangents,
+        exact but 1.5 (MIMICS-C) to 4 (MIMICS-CN) forward years per tangent on 1000 cells,
+        against one per column for differences."""
         m = len(x) if idx is None else len(idx)
+        years = len(self.cycle) if years is None else years
+        cols = np.arange(x.shape[1]) if cols is None else np.asarray(cols)
+        if by == "differences" and idx is not None and (len(cols) + 1) * m <= self.n:
+            return self._batched_differences(x, phase, np.asarray(idx), years, cols)
         x, phase, p, pad = self._subset(x, phase, idx)
         n, d = x.shape
-        years = len(self.cycle) if years is None else years
-        cols = np.arange(d) if cols is None else np.asarray(cols)
         if by == "jvp":
             t = jnp.broadcast_to(jnp.eye(d)[cols][:, None, :], (len(cols), n, d))
             for k in range(years):
@@ -352,8 +368,7 @@ class _Runner:
             x0, ph0 = x, phase
             for k in range(years):
                 x, phase = self.year(x, phase, k, p, pad)
-            size = np.abs(np.asarray(x0))
-            h = 1e-7 * (size + 1e-3 * size.mean(axis=0)) + 1e-12
+            h = _difference_steps(np.asarray(x0), m)
             base, jac = np.asarray(x), np.zeros((n, d, d))
             for j in cols:
                 xp, php = jnp.asarray(x0).at[:, j].add(h[:, j]), ph0
@@ -365,6 +380,33 @@ class _Runner:
         for k in range(years, len(self.cycle)):
             x, phase = self.year(x, phase, k, p, pad)
         return np.asarray(x)[:m], np.asarray(phase)[:m], np.asarray(jac)[:m]
+
+    def _batched_differences(self, x, phase, idx, years, cols):
+        """`cycle_jacobian` by differences for the cells `idx` with the base and every
+        perturbed copy side by side in one batch of (columns + 1) x m cells: the same
+        forward years, but one call per year instead of one per column and year (small
+        subsets cost their calls, not their cells: 14 cells and 19 columns of the 20-year
+        cycle, 380 calls of 15-20 ms each)."""
+        m, d = len(idx), x.shape[1]
+        xb, phb, pb, padb = self._subset(x, phase, np.tile(idx, len(cols) + 1))
+        xb = np.array(xb)
+        h = _difference_steps(xb[:m], m)
+        for b, j in enumerate(cols, 1):
+            xb[b * m:(b + 1) * m, j] += h[:, j]
+        xb = jnp.asarray(xb)
+        for k in range(years):
+            xb, phb = self.year(xb, phb, k, pb, padb)
+        yb, jac = np.asarray(xb), np.zeros((m, d, d))
+        for b, j in enumerate(cols, 1):
+            jac[:, :, j] = (yb[b * m:(b + 1) * m] - yb[:m]) / h[:, j, None]
+        if years == len(self.cycle):
+            return yb[:m], np.asarray(phb)[:m], jac
+        # the rest of the cycle on the cells alone
+        xs, phs, ps, pads = self._subset(x, phase, idx)
+        xs, phs = jnp.asarray(xs).at[:m].set(yb[:m]), jnp.asarray(phs).at[:m].set(np.asarray(phb)[:m])
+        for k in range(years, len(self.cycle)):
+            xs, phs = self.year(xs, phs, k, ps, pads)
+        return np.asarray(xs)[:m], np.asarray(phs)[:m], jac
 
     @property
     def year_s(self) -> float:
@@ -533,12 +575,15 @@ def _finished(crit, todo, nsim):
 def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulated, nonneg,
                        settle=None, log=None, max_iter=30, tight=0.5, relax=2, jacobian_every=1,
                        stall=4, max_cycles=1000, rounds=6, round_cycles=64, reach=10.0,
-                       ctot_max=CTOT_MAX, progress=None, history=None, years=lambda: 0):
+                       ctot_max=CTOT_MAX, evaluate_late=None, progress=None, history=None,
+                       years=lambda: 0):
     """Per-cell Newton iteration for G(x) = x with relaxation cycles and a trust region.
 
     `evaluate(x, phase, idx) -> (G, phase', J)` and `cycle_map(x, phase, idx) -> (G, phase')`
     take the arrays of all cells and return the rows of the cells `idx` (None: all); J is
-    the per-cell Jacobian (m, d, d). `ctot(x, phase)`: cTOT per cell (g C m-2), linear in x;
+    the per-cell Jacobian (m, d, d); `evaluate_late` (default `evaluate`) makes the Jacobians
+    from the second round on, where few cells are left and an exact Jacobian of a long cycle
+    is affordable. `ctot(x, phase)`: cTOT per cell (g C m-2), linear in x;
     `nonneg`: (d,) mask of components kept >= 0; `log`: (d,) mask of components solved in
     log coordinates (microbial pools, `_log_newton_step`; they change by at most a factor
     e^rho per step).
@@ -577,6 +622,7 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
 
     Returns (x, phase, G(x), phase', iterations, fallback mask, out-of-bounds mask)."""
     evaluate, cycle_map = _host(evaluate), _host(cycle_map)
+    evaluate_late = evaluate if evaluate_late is None else _host(evaluate_late)
     x, phase = np.asarray(x), np.asarray(phase)
     n = x.shape[0]
     sim = np.asarray(simulated, bool)
@@ -603,7 +649,7 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
     def renew_jacobians(ridx):
         # image, Jacobian and what follows from them at the current point of the cells `ridx`
         nonlocal g, phg, jac, cg, mc
-        gr, phr, jr = evaluate(x, phase, ridx)
+        gr, phr, jr = (evaluate if rnd == 0 else evaluate_late)(x, phase, ridx)
         g, phg, jac = _put(g, ridx, gr), _put(phg, ridx, phr), _put(jac, ridx, jr)
         cg = np.array(ctot(g, phg))
         mc = merit(x, g, cx, cg)
@@ -666,8 +712,12 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
             oob[idx] = out
             dx = np.where(out[:, None], 0.0, dx)
             plain = plain_next[idx] | out
+            # the trust region measures a pool's change after the clamp at zero: a pool at zero
+            # whose Newton step is negative stays there, and would otherwise cut the whole
+            # step to nothing, every iteration (seen: steps of 1e-3 of the Newton step)
+            moved = np.where(nonneg, np.maximum(dx, -xs), dx)
             lam = np.where(plain, 0.0, np.minimum(1.0, rho[idx] / np.maximum(
-                _relative_step(dx, xs, nonneg, floor), 1e-300)))
+                _relative_step(moved, xs, nonneg, floor), 1e-300)))
             # a log component changes by at most a factor e^rho: microbes far from their steady
             # state grow or shrink at that pace while the pools take their (scaled) Newton step
             rj, ly = rho[idx][:, None], lam[:, None] * dy
@@ -705,7 +755,10 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
             age[a_idx] += 1
             # (an accepted step cut by the full trust region is progress at the allowed pace;
             # one cut by a region shrunk after rejections is not)
-            better = ((mc[idx] < 0.9 * best[idx]) | (dist < 0.9 * best_dist[idx])
+            # (a Newton correction within the per-cell limits shrinking further is not: seen,
+            # a wood pool the steps did not settle while the correction went 1e-1 .. 1e-4)
+            better = ((mc[idx] < 0.9 * best[idx])
+                      | ((dist < 0.9 * best_dist[idx]) & (dist > cell_limit(cx[idx])))
                       | (acc & (lam > 0) & (lam < 1) & full_region))
             best[idx] = np.minimum(best[idx], mc[idx])
             best_dist[idx] = np.minimum(best_dist[idx], dist)
@@ -1025,9 +1078,10 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
     `max_cycles`). The Jacobian is the exact per-cell Jacobian of the cycle map
     (`jacobian="cycle"`) or, by default and much cheaper for cycles of many years, that of
     the first year raised to the cycle length (`"first_year"`; the same for one-year
-    cycles). `presolve` (cycles of more than one year): first solve the steady state of the
-    first year repeated (cheap iterations of one year), then iterate on the whole cycle from
-    it; the report adds both stages' costs. `jacobian_every` k > 1: chord iterations (a
+    cycles) in the first round and the exact one for the few cells of later rounds.
+    `presolve` (cycles of more than one year): first solve the steady state of the first
+    year repeated (cheap iterations of one year), then iterate on the whole cycle from it;
+    the report adds both stages' costs. `jacobian_every` k > 1: chord iterations (a
     cell's Jacobian is renewed after k accepted steps). `jacobian_by`: "differences" (one
     forward pass per column) or "jvp" (exact forward-mode tangents; `_Runner.cycle_jacobian`).
     `method="anderson"`: derivative-free Anderson acceleration instead of Newton.
@@ -1115,6 +1169,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
             nonneg=nonneg, settle=settle,
             log=microbial_components(cfg), max_iter=max_iter, tight=tight, relax=relax,
             jacobian_every=jacobian_every, max_cycles=max_cycles, ctot_max=ctot_max, progress=progress,
+            evaluate_late=exact,
             # the fast pools reach the slow manifold within decades, whatever the cycle length
             round_cycles=-(-ROUND_YEARS // L),
             history=history, years=lambda: round(run.forward_years, 3))
