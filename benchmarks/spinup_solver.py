@@ -18,11 +18,10 @@ import dataclasses
 import os
 from pathlib import Path
 
-import jax.numpy as jnp
 import numpy as np
 
 from bgctestbed.init import configured_cold_start
-from bgctestbed.model import run_year, to_jax
+from bgctestbed.model import run_year, to_device, to_jax
 from bgctestbed.spinup.solver import METHODS, brute_force, solve_periodic
 
 REF = Path(os.environ.get("BGCTESTBED_REFERENCE",
@@ -61,7 +60,7 @@ def load_grid(args):
 def setup(name, sites, cycle, prespin):
     cfg, p, st = configured_cold_start(*CONFIGS[name], sites)
     pj = to_jax(p)
-    f0 = {k: jnp.asarray(v, jnp.float64) for k, v in cycle[0].items()}
+    f0 = to_device(cycle[0])
     for _ in range(prespin):
         st, _, _ = run_year(st, f0, pj, cfg)
     return cfg, pj, st, np.asarray(p["active"], bool)

@@ -143,13 +143,11 @@ def bench(configurations, cells, workers, years: int = 1, spinup: bool = False,
 
 def _spinup_cost(m, sites, forcing) -> dict:
     """The solver on the one-year cycle of `forcing` after PRESPIN_YEARS years of it."""
-    import jax.numpy as jnp
-
     from .model import run_year
     from .spinup.solver import solve_periodic
-    from .workflow import cold_state
+    from .workflow import cold_state, to_device
 
-    f = {k: jnp.asarray(v, jnp.float64) for k, v in forcing.items()}
+    f = to_device(forcing)
     st = cold_state(m, sites)
     for _ in range(PRESPIN_YEARS):
         st, _, _ = run_year(st, f, m.pj, m.model)

@@ -79,6 +79,12 @@ def to_jax(p: dict) -> dict:
     return {k: jnp.asarray(v) for k, v in p.items()}
 
 
+def to_device(f: dict) -> dict:
+    """A year's forcing as float64 arrays (kept in float32 on the host: exact in float64);
+    inside a jitted function the cast happens there, without a copy of the whole year."""
+    return {k: jnp.asarray(v, jnp.float64) for k, v in f.items()}
+
+
 def day_step(state: State, met: dict, p: dict, cfg: ModelConfig, npp_scalar=1.0):
     """One day (casa.md §2.2). `met`: cgpp, tairk, ndep (n,), tsoil, moist, frznmoist (6, n),
     iday (scalar day of year). Returns (new state, dict of daily diagnostics)."""

@@ -37,7 +37,7 @@ from .executor import make_executor, select_device
 from .init import cold_start, mimics_pools, restart_state
 from .io.atomic import make_dir, write_text
 from .io.checkpoint import read_restart, write_restart
-from .model import ModelConfig, State, run_year, to_jax
+from .model import ModelConfig, State, run_year, to_device, to_jax
 from .params.casa import casa_cell_params, default_casa_table, read_casa_table
 from .params.mimics import default_mimics_params, mimics_cell_params, read_mimics_params
 from .sites import Sites
@@ -156,10 +156,6 @@ def open_source(cfg: Config) -> ForcingSource:
 
     world = load_world(None if inp["world"] == "embedded" else cfg.resolve(inp["world"]), seed=inp["seed"])
     return WorldSource(world, np.arange(world.n)[::inp["cell_stride"]])
-
-
-def to_device(f: dict) -> dict:
-    return {k: jnp.asarray(v, jnp.float64) for k, v in f.items()}
 
 
 # Tasks on one chunk of cells (module functions: dask workers import them by name)
