@@ -41,7 +41,7 @@ def _affine_case(n=6, d=4, seed=0, slow=0.9995):
 
 
 def _affine_maps(A, b):
-    """(evaluate, cycle_map) of G(x) = A x + b in the solver's calling convention: arrays
+    """(jacobian, cycle_map) of G(x) = A x + b in the solver's calling convention: arrays
     of all cells in, rows of the cells `idx` (None: all) out."""
     Aj, bj = jnp.asarray(A), jnp.asarray(b)
 
@@ -52,20 +52,18 @@ def _affine_maps(A, b):
         r = rows(idx)
         return jnp.einsum("nij,nj->ni", Aj[r], x[r]) + bj[r], ph[r]
 
-    def evaluate(x, ph, idx=None):
-        g, ph2 = cycle_map(x, ph, idx)
-        return g, ph2, Aj[rows(idx)]
+    def jacobian(x, ph, idx=None):
+        return Aj[rows(idx)]
 
-    return evaluate, cycle_map
+    return jacobian, cycle_map
 
 
-def _wrong_sign_for_cell_1(evaluate, n, where=lambda xr: True):
-    """`evaluate` with cell 1's Jacobian negated where `where(its state rows)` holds."""
+def _wrong_sign_for_cell_1(jacobian, n, where=lambda xr: True):
+    """`jacobian` with cell 1's Jacobian negated where `where(its state rows)` holds."""
     def wrong(x, ph, idx=None):
-        g, ph2, jac = evaluate(x, ph, idx)
         rows = np.arange(n) if idx is None else np.asarray(idx)
         bad = (rows == 1) & where(np.asarray(x)[rows])
-        return g, ph2, jac * jnp.where(jnp.asarray(bad), -1.0, 1.0)[:, None, None]
+        return jacobian(x, ph, idx) * jnp.where(jnp.asarray(bad), -1.0, 1.0)[:, None, None]
     return wrong
 
 
@@ -97,9 +95,9 @@ def test_a_cell_whose_newton_steps_fail_is_finished_by_plain_cycles_and_reported
     eigenvalue is 0.8) and be reported as a fallback cell, the others not."""
     A, b, xstar = _affine_case(seed=2, slow=0.8)
     n, d = b.shape
-    evaluate, cycle_map = _affine_maps(A, b)
+    jacobian, cycle_map = _affine_maps(A, b)
     x, _, g, _, it, fallback, oob = newton_fixed_point(
-        _wrong_sign_for_cell_1(evaluate, n), cycle_map, jnp.ones((n, d)), jnp.zeros(n, int), _sum_ctot,
+        _wrong_sign_for_cell_1(jacobian, n), cycle_map, jnp.ones((n, d)), jnp.zeros(n, int), _sum_ctot,
         area_m2=np.ones(n), simulated=np.ones(n, bool), nonneg=np.ones(d, bool), relax=0,
         tight=1e-3)
     np.testing.assert_allclose(np.asarray(g), xstar, rtol=1e-5)
@@ -138,9 +136,9 @@ def test_a_cell_stalled_by_a_misleading_first_jacobian_is_solved_in_a_later_roun
     where the plain cycles left it."""
     A, b, xstar = _affine_case(seed=2)
     n, d = b.shape
-    evaluate, cycle_map = _affine_maps(A, b)
+    jacobian, cycle_map = _affine_maps(A, b)
 
-    misleading_near_start = _wrong_sign_for_cell_1(evaluate, n, lambda xr: xr[:, -1] < 2000.0)
+    misleading_near_start = _wrong_sign_for_cell_1(jacobian, n, lambda xr: xr[:, -1] < 2000.0)
     x, _, g, _, it, fallback, oob = newton_fixed_point(
         misleading_near_start, cycle_map, jnp.ones((n, d)), jnp.zeros(n, int), _sum_ctot,
         area_m2=np.ones(n), simulated=np.ones(n, bool), nonneg=np.ones(d, bool), relax=0,
@@ -160,16 +158,16 @@ def test_later_rounds_use_the_late_jacobians(late):
     """Cell 1's first-round Jacobian has the wrong sign everywhere (the first year's Jacobian
     raised to the cycle length can be that poor), so it stalls and falls back to plain
     cycles, which leave it far from its fixed point (slow mode 0.9995). In the second round
-    `evaluate_late` (the exact Jacobian) takes it to the fixed point; without it the cell
+    `jacobian_late` (the exact Jacobian) takes it to the fixed point; without it the cell
     stalls again."""
     A, b, xstar = _affine_case(seed=2)
     n, d = b.shape
-    evaluate, cycle_map = _affine_maps(A, b)
+    jacobian, cycle_map = _affine_maps(A, b)
 
     x, _, g, _, it, fallback, oob = newton_fixed_point(
-        _wrong_sign_for_cell_1(evaluate, n), cycle_map, jnp.ones((n, d)), jnp.zeros(n, int), _sum_ctot,
+        _wrong_sign_for_cell_1(jacobian, n), cycle_map, jnp.ones((n, d)), jnp.zeros(n, int), _sum_ctot,
         area_m2=np.ones(n), simulated=np.ones(n, bool), nonneg=np.ones(d, bool), relax=0,
-        tight=1e-3, rounds=2, round_cycles=8, max_cycles=8, evaluate_late=evaluate if late else None)
+        tight=1e-3, rounds=2, round_cycles=8, max_cycles=8, jacobian_late=jacobian if late else None)
     others = np.arange(n) != 1
     np.testing.assert_allclose(np.asarray(g)[others], xstar[others], rtol=1e-5)
     err = np.max(np.abs(np.asarray(g)[1] - xstar[1]) / xstar[1])
@@ -187,11 +185,10 @@ def test_a_pool_at_zero_stepping_below_it_does_not_stall_the_others():
     b[:, -1] = 0.0
     n, d = b.shape
     xstar = np.linalg.solve(np.eye(d)[None] - A, b[..., None])[..., 0]
-    evaluate, cycle_map = _affine_maps(A, b)
+    jacobian, cycle_map = _affine_maps(A, b)
 
     def wrong_last_row(x, ph, idx=None):
-        g, ph2, jac = evaluate(x, ph, idx)
-        return g, ph2, jac.at[:, -1, 0].set(0.5)
+        return jacobian(x, ph, idx).at[:, -1, 0].set(0.5)
 
     x0 = 2.0 * xstar
     x, _, g, _, it, fallback, oob = newton_fixed_point(
@@ -210,15 +207,15 @@ def test_an_unstable_fixed_point_is_reported():
     A[2, 0, 0] = 1.2
     n, d = b.shape
     xstar = np.linalg.solve(np.eye(d)[None] - A, b[..., None])[..., 0]
-    evaluate, cycle_map = _affine_maps(A, b)
+    jacobian, cycle_map = _affine_maps(A, b)
     x, ph, g, _, it, fallback, oob = newton_fixed_point(
-        evaluate, cycle_map, jnp.ones((n, d)), jnp.zeros(n, int), _sum_ctot, area_m2=np.ones(n),
+        jacobian, cycle_map, jnp.ones((n, d)), jnp.zeros(n, int), _sum_ctot, area_m2=np.ones(n),
         simulated=np.ones(n, bool), nonneg=np.zeros(d, bool), relax=0, tight=1e-3)
     np.testing.assert_allclose(np.asarray(x), xstar, rtol=1e-8)
     np.testing.assert_allclose(np.asarray(g), xstar, rtol=1e-8)
     cells = np.ones(n, bool)
     cells[4] = False                 # not checked
-    unstable = unstable_fixed_points(evaluate, x, ph, cells)
+    unstable = unstable_fixed_points(jacobian, x, ph, cells)
     assert list(np.flatnonzero(unstable)) == [2]
 
 
@@ -233,16 +230,14 @@ def _consumer_maps(n=4, u=10.0, k=0.1, c=0.01, e=0.5, m=0.2):
         s, mic = x[r, 0], x[r, 1]
         return jnp.stack([s + u - k * s - c * s * mic, mic * (1.0 + e * c * s - m)], axis=1), ph[r]
 
-    def evaluate(x, ph, idx=None):
-        g, ph2 = cycle_map(x, ph, idx)
+    def jacobian(x, ph, idx=None):
         r = slice(None) if idx is None else jnp.asarray(idx)
         s, mic = x[r, 0], x[r, 1]
-        jac = jnp.stack([jnp.stack([1.0 - k - c * mic, -c * s], -1),
-                         jnp.stack([e * c * mic, 1.0 + e * c * s - m], -1)], axis=1)
-        return g, ph2, jac
+        return jnp.stack([jnp.stack([1.0 - k - c * mic, -c * s], -1),
+                          jnp.stack([e * c * mic, 1.0 + e * c * s - m], -1)], axis=1)
 
     x0 = jnp.stack([jnp.full(n, u / k), jnp.geomspace(1e-4, 1e-2, n)], axis=1)
-    return evaluate, cycle_map, x0
+    return jacobian, cycle_map, x0
 
 
 @pytest.mark.parametrize("log", [False, True])
@@ -250,13 +245,13 @@ def test_newton_in_log_coordinates_finds_the_microbes_persistent_root(log):
     """Microbes near zero on a substrate they can grow on: Newton in the pools themselves
     steps onto the root where they are extinct (an unstable fixed point), in log
     coordinates for the microbes onto the persistent one, which brute force reaches."""
-    evaluate, cycle_map, x0 = _consumer_maps()
+    jacobian, cycle_map, x0 = _consumer_maps()
     n = x0.shape[0]
     x, ph, g, _, it, fallback, oob = newton_fixed_point(
-        evaluate, cycle_map, x0, jnp.zeros(n, int), _sum_ctot, area_m2=np.ones(n),
+        jacobian, cycle_map, x0, jnp.zeros(n, int), _sum_ctot, area_m2=np.ones(n),
         simulated=np.ones(n, bool), nonneg=np.ones(2, bool), log=np.array([False, log]), relax=0,
         tight=1e-4, max_cycles=0)
-    unstable = unstable_fixed_points(evaluate, x, ph, np.ones(n, bool))
+    unstable = unstable_fixed_points(jacobian, x, ph, np.ones(n, bool))
     if log:
         np.testing.assert_allclose(np.asarray(x), np.tile([40.0, 15.0], (n, 1)), rtol=1e-6)
         assert not unstable.any() and not fallback.any()
@@ -270,12 +265,12 @@ def test_cells_on_an_unstable_fixed_point_follow_brute_force_from_their_start():
     start, cell by cell until each has stopped moving, reach the persistent root that brute
     force reaches - if "stopped" includes the microbes, not only cTOT; a cell not asked for
     keeps its state."""
-    evaluate, cycle_map, x0 = _consumer_maps()
+    jacobian, cycle_map, x0 = _consumer_maps()
     n = x0.shape[0]
     x, ph, *_ = newton_fixed_point(
-        evaluate, cycle_map, x0, jnp.zeros(n, int), _sum_ctot, area_m2=np.ones(n),
+        jacobian, cycle_map, x0, jnp.zeros(n, int), _sum_ctot, area_m2=np.ones(n),
         simulated=np.ones(n, bool), nonneg=np.ones(2, bool), relax=0, tight=1e-4, max_cycles=0)
-    cells = unstable_fixed_points(evaluate, x, ph, np.ones(n, bool))
+    cells = unstable_fixed_points(jacobian, x, ph, np.ones(n, bool))
     cells[0] = False
     start = np.array(x)
     start[1:] = x0[1:]
@@ -569,8 +564,8 @@ def test_difference_jacobian_matches_the_exact_one(grid, name):
 def test_batched_difference_jacobian_of_a_few_cells_equals_the_column_by_column_one(grid, years):
     """On a grid four times the reference grid (48 cells) the Jacobian of 2 cells takes the
     batched path (base and 18 perturbed copies in one pass); on the reference grid itself
-    (12 cells) the same cells take one pass per column. Same image of the whole cycle,
-    same Jacobian of its first `years` years."""
+    (12 cells) the same cells take one pass per column. Same state and Jacobian after the
+    cycle's first `years` years."""
     sites, cycle, pj, cfg, st, act = _setup(grid, "MIMICS-C", years=10)
     x, ph = pack(st, cfg), jnp.asarray(st.phase)
     cols = moving_components(cfg)
@@ -588,8 +583,8 @@ def test_batched_difference_jacobian_of_a_few_cells_equals_the_column_by_column_
     scale = np.abs(j1).max(axis=(0, 1)) + 1e-12
     assert np.max(np.abs(j4 - j1) / scale) < 1e-9
     assert np.abs(j1[:, :, cols]).max() > 0
-    # forward years: 19 x 2 cells padded to 48 for `years`, 2 cells padded to 6 for the rest
-    assert tile.forward_years - fy == pytest.approx(years + (3 - years) * 6 / 48)
+    # forward years: 19 x 2 cells padded to 48 for `years`
+    assert tile.forward_years - fy == pytest.approx(years)
 
 
 def test_accelerated_is_the_default_for_casa_and_far_cheaper_than_brute_force(grid):

@@ -337,9 +337,9 @@ class _Runner:
         return np.asarray(x)[:m], np.asarray(phase)[:m], np.asarray(lsv)[:m]
 
     def cycle_jacobian(self, x, phase, years=None, cols=None, idx=None, by="differences"):
-        """G(x) and the per-cell Jacobian (m, d, d) of the first `years` years of the cycle
-        (all of it by default) for all cells or the cells `idx`; the remaining years run
-        forward without tangents. Only the columns `cols` (input components) are computed,
+        """The state after the first `years` years of the cycle (all of it by default: G(x)),
+        its phase, and the per-cell Jacobian (m, d, d) of those years, for all cells or the
+        cells `idx`. Only the columns `cols` (input components) are computed,
         the others are zero. `by="differences"`: one forward pass per column with that
         component raised by 1e-7 of its size (one-sided differences; the passes reuse the
         compiled year; for a subset small enough, all of them side by side in one pass, see
@@ -372,8 +372,6 @@ class _Runner:
                 jac[:, :, j] = (np.asarray(xp) - base) / h[:, j, None]
         else:
             raise SpinupError(f"jacobian_by must be 'differences' or 'jvp', not {by!r}")
-        for k in range(years, len(self.cycle)):
-            x, phase = self.year(x, phase, k, p, pad)
         return np.asarray(x)[:m], np.asarray(phase)[:m], np.asarray(jac)[:m]
 
     def _batched_differences(self, x, phase, idx, years, cols):
@@ -394,14 +392,7 @@ class _Runner:
         yb, jac = np.asarray(xb), np.zeros((m, d, d))
         for b, j in enumerate(cols, 1):
             jac[:, :, j] = (yb[b * m:(b + 1) * m] - yb[:m]) / h[:, j, None]
-        if years == len(self.cycle):
-            return yb[:m], np.asarray(phb)[:m], jac
-        # the rest of the cycle on the cells alone
-        xs, phs, ps, pads = self._subset(x, phase, idx)
-        xs, phs = jnp.asarray(xs).at[:m].set(yb[:m]), jnp.asarray(phs).at[:m].set(np.asarray(phb)[:m])
-        for k in range(years, len(self.cycle)):
-            xs, phs = self.year(xs, phs, k, ps, pads)
-        return np.asarray(xs)[:m], np.asarray(phs)[:m], jac
+        return yb[:m], np.asarray(phb)[:m], jac
 
     @property
     def year_s(self) -> float:
@@ -567,18 +558,19 @@ def _finished(crit, todo, nsim):
                               and np.sum(todo) < LIMIT_FRACTION * nsim)
 
 
-def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulated, nonneg,
+def newton_fixed_point(jacobian, cycle_map, x, phase, ctot, *, area_m2, simulated, nonneg,
                        settle=None, log=None, max_iter=30, tight=0.5, relax=2, jacobian_every=1,
                        stall=4, max_cycles=1000, rounds=6, round_cycles=64, reach=10.0,
-                       ctot_max=CTOT_MAX, evaluate_late=None, progress=None, history=None,
+                       ctot_max=CTOT_MAX, jacobian_late=None, progress=None, history=None,
                        years=lambda: 0):
     """Per-cell Newton iteration for G(x) = x with relaxation cycles and a trust region.
 
-    `evaluate(x, phase, idx) -> (G, phase', J)` and `cycle_map(x, phase, idx) -> (G, phase')`
-    take the arrays of all cells and return the rows of the cells `idx` (None: all); J is
-    the per-cell Jacobian (m, d, d); `evaluate_late` (default `evaluate`) makes the Jacobians
-    from the second round on, where few cells are left and an exact Jacobian of a long cycle
-    is affordable. `ctot(x, phase)`: cTOT per cell (g C m-2), linear in x;
+    `jacobian(x, phase, idx) -> J` and `cycle_map(x, phase, idx) -> (G, phase')` take the
+    arrays of all cells and return the rows of the cells `idx` (None: all); J is the
+    per-cell Jacobian (m, d, d) of G at x (G itself is known wherever a Jacobian is made);
+    `jacobian_late` (default `jacobian`) makes the Jacobians from the second round on,
+    where few cells are left and an exact Jacobian of a long cycle is affordable.
+    `ctot(x, phase)`: cTOT per cell (g C m-2), linear in x;
     `nonneg`: (d,) mask of components kept >= 0; `log`: (d,) mask of components solved in
     log coordinates (microbial pools, `_log_newton_step`; they change by at most a factor
     e^rho per step).
@@ -616,8 +608,8 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
     1 g m-2 per cycle after 3 rounds, 1.2 % after 6.)
 
     Returns (x, phase, G(x), phase', iterations, fallback mask, out-of-bounds mask)."""
-    evaluate, cycle_map = _host(evaluate), _host(cycle_map)
-    evaluate_late = evaluate if evaluate_late is None else _host(evaluate_late)
+    cycle_map = _host(cycle_map)
+    jacobian_late = jacobian if jacobian_late is None else jacobian_late
     x, phase = np.asarray(x), np.asarray(phase)
     n = x.shape[0]
     sim = np.asarray(simulated, bool)
@@ -641,16 +633,14 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
         d = np.abs(np.asarray(ctot(_put(x, cells, np.where(logm, 0.0, dy)), phase))[cells])
         return beyond_reach(d, cx[cells])
 
-    def renew_jacobians(ridx):
-        # image, Jacobian and what follows from them at the current point of the cells `ridx`
-        nonlocal g, phg, jac, cg, mc
-        gr, phr, jr = (evaluate if rnd == 0 else evaluate_late)(x, phase, ridx)
-        g, phg, jac = _put(g, ridx, gr), _put(phg, ridx, phr), _put(jac, ridx, jr)
-        cg = np.array(ctot(g, phg))
-        mc = merit(x, g, cx, cg)
+    def renew_jacobians(ridx, make):
+        # Jacobian at the current point of the cells `ridx`, whose image g is known
+        nonlocal jac
+        jac = _put(jac, ridx, np.asarray(make(x, phase, ridx)))
         far[ridx] = newton_far(ridx)
 
-    g, phg, jac = evaluate(x, phase, None)
+    g, phg = cycle_map(x, phase, None)
+    jac = np.asarray(jacobian(x, phase, None))
     cx, cg = np.array(ctot(x, phase)), np.array(ctot(g, phg))
     mc = merit(x, g, cx, cg)
     far = newton_far(np.arange(n))
@@ -669,7 +659,7 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
             # a new round from the point the plain cycles reached: fresh Jacobians there
             if finished(equilibrium_criteria(cx, cg, area_m2, simulated), todo):
                 break
-            renew_jacobians(np.flatnonzero(todo))
+            renew_jacobians(np.flatnonzero(todo), jacobian_late)
         label = "" if rnd == 0 else f"round {rnd + 1} "
         rho = np.full(n, rho0)
         age = np.zeros(n, int)                 # accepted iterations since the Jacobian was made
@@ -764,7 +754,7 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
             renew[idx] = (np.where(acc, age[idx] >= jacobian_every, age[idx] > 0)
                           & ((mc[idx] > 1.0) | far[idx]))
             if renew.any():
-                renew_jacobians(np.flatnonzero(renew))
+                renew_jacobians(np.flatnonzero(renew), jacobian if rnd == 0 else jacobian_late)
                 age[renew] = 0
         # fallback: plain cycles for the cells Newton did not settle (stalled or out of bounds),
         # until they settle or the criteria hold with margin; before the last round at most
@@ -793,16 +783,16 @@ def newton_fixed_point(evaluate, cycle_map, x, phase, ctot, *, area_m2, simulate
     return x, phase, g, phg, iterations, fallback & sim, oob & sim
 
 
-def unstable_fixed_points(evaluate, x, phase, cells, limit=UNSTABLE_RADIUS):
+def unstable_fixed_points(jacobian, x, phase, cells, limit=UNSTABLE_RADIUS):
     """Mask of the cells `cells` (bool, all cells) whose cycle map has a Jacobian eigenvalue
     of modulus above `limit` at x: such a fixed point repels plain cycles (for instance MIMICS
     microbes that Newton steps brought near zero where they can grow: they regrow from traces
-    and consume the soil C), so it is not the state brute force reaches. `evaluate` as for
+    and consume the soil C), so it is not the state brute force reaches. `jacobian` as for
     `newton_fixed_point`."""
     out = np.zeros(len(cells), bool)
     idx = np.flatnonzero(cells)
     if len(idx):
-        _, _, jac = evaluate(x, phase, idx)
+        jac = jacobian(x, phase, idx)
         radius = np.max(np.abs(np.linalg.eigvals(np.asarray(jac))), axis=1)
         out[idx] = ~(radius <= limit)
     return out
@@ -1134,13 +1124,15 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
     settle = np.isin(np.arange(x.shape[1]), settling_components(cfg))
 
     def exact(xt, ph, idx):
-        return run.cycle_jacobian(xt, ph, cols=cols, idx=idx, by=jacobian_by)
+        return run.cycle_jacobian(xt, ph, cols=cols, idx=idx, by=jacobian_by)[2]
 
-    def evaluate(xt, ph, idx):
+    def first_year(xt, ph, idx):
+        # the first year's Jacobian raised to the cycle length (the exact one where asked for
+        # or where the cycle is one year)
         if jacobian == "cycle" or L == 1:
             return exact(xt, ph, idx)
-        g, ph2, j1 = run.cycle_jacobian(xt, ph, years=1, cols=cols, idx=idx, by=jacobian_by)
-        return g, ph2, np.linalg.matrix_power(np.asarray(j1), L)
+        return np.linalg.matrix_power(run.cycle_jacobian(xt, ph, years=1, cols=cols, idx=idx,
+                                                         by=jacobian_by)[2], L)
 
     def ctot(xx, ph):
         return _ctot(xx, ph, p, cfg)
@@ -1160,11 +1152,11 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
             years=lambda: round(run.forward_years, 3))
     else:
         xc, phc, gc, phg, it, fallback, out_of_bounds = newton_fixed_point(
-            evaluate, run.cycle_map, x, phase, ctot, area_m2=area_m2, simulated=simulated,
+            first_year, run.cycle_map, x, phase, ctot, area_m2=area_m2, simulated=simulated,
             nonneg=nonneg, settle=settle,
             log=microbial_components(cfg), max_iter=max_iter, tight=tight, relax=relax,
             jacobian_every=jacobian_every, max_cycles=max_cycles, ctot_max=ctot_max, progress=progress,
-            evaluate_late=exact,
+            jacobian_late=exact,
             # the fast pools reach the slow manifold within decades, whatever the cycle length
             round_cycles=-(-ROUND_YEARS // L),
             history=history, years=lambda: round(run.forward_years, 3))
@@ -1173,7 +1165,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
     if method == "newton" and polish:
         # every cell, those that plain cycles settled after Newton steps too: a population
         # that the steps cut to a trace regrows for several cycles before cTOT shows it
-        unstable = unstable_fixed_points(evaluate, xc, phc, sim)
+        unstable = unstable_fixed_points(first_year, xc, phc, sim)
         if unstable.any() and jacobian == "first_year" and L > 1:
             # the first year's Jacobian raised to the cycle length only approximates the
             # cycle's: the cells it flags are checked with the exact one (one pass of the
