@@ -175,6 +175,38 @@ def test_later_rounds_use_the_late_jacobians(late):
     assert (err < 1e-5) if late else (err > 0.1)
 
 
+def test_later_rounds_make_the_late_jacobian_only_for_cells_whose_steps_fail():
+    """Every cell's cheap Jacobian has the wrong sign until its slow pool exceeds 200, so
+    those still below it stall in the first round and plain cycles take them past it;
+    cell 1's is wrong everywhere. The second round starts all of them with the cheap
+    Jacobian: the others reach their fixed points with it, and only cell 1, whose steps
+    are rejected, is given the late (exact, dearer) Jacobian, with which it reaches its
+    own."""
+    A, b, xstar = _affine_case(seed=2)
+    n, d = b.shape
+    jacobian, cycle_map = _affine_maps(A, b)
+
+    def cheap(x, ph, idx=None):
+        rows = np.arange(n) if idx is None else np.asarray(idx)
+        bad = (np.asarray(x)[rows, -1] < 200.0) | (rows == 1)
+        return jacobian(x, ph, idx) * jnp.where(jnp.asarray(bad), -1.0, 1.0)[:, None, None]
+
+    asked = []
+
+    def late(x, ph, idx):
+        asked.extend(np.asarray(idx).tolist())
+        return jacobian(x, ph, idx)
+
+    x, _, g, _, it, fallback, oob = newton_fixed_point(
+        cheap, cycle_map, jnp.ones((n, d)), jnp.zeros(n, int), _sum_ctot, area_m2=np.ones(n),
+        simulated=np.ones(n, bool), nonneg=np.ones(d, bool), relax=0, tight=1e-3, rounds=2,
+        round_cycles=64, max_cycles=0, jacobian_late=late)
+    np.testing.assert_allclose(np.asarray(g), xstar, rtol=1e-5)
+    # cell 1 and others reached the second round (they fell back to plain cycles in the first)
+    assert fallback[1] and fallback.sum() > 1 and not oob.any()
+    assert set(asked) == {1}
+
+
 def test_a_pool_at_zero_stepping_below_it_does_not_stall_the_others():
     """The slow last pool is at zero, its steady state; a wrong Jacobian entry gives it a
     Newton step 1000 x the first pool's, negative: it stays at zero (the clamp), and the
@@ -562,29 +594,34 @@ def test_difference_jacobian_matches_the_exact_one(grid, name):
 
 @pytest.mark.parametrize("years", [1, 3])
 def test_batched_difference_jacobian_of_a_few_cells_equals_the_column_by_column_one(grid, years):
-    """On a grid four times the reference grid (48 cells) the Jacobian of 2 cells takes the
-    batched path (base and 18 perturbed copies in one pass); on the reference grid itself
-    (12 cells) the same cells take one pass per column. Same state and Jacobian after the
-    cycle's first `years` years."""
+    """The difference Jacobian of 2 cells runs their base and 17 perturbed copies (36
+    cells) side by side: on the reference grid (12 cells) in three batches, on a grid four
+    times its size in one (padded to 48). Both give the same
+    state and Jacobian after the cycle's first `years` years as one pass per column over
+    a grid of the 2 cells alone."""
     sites, cycle, pj, cfg, st, act = _setup(grid, "MIMICS-C", years=10)
     x, ph = pack(st, cfg), jnp.asarray(st.phase)
     cols = moving_components(cfg)
     idx = np.array([1, 5])
-    assert (len(cols) + 1) * len(idx) <= 48 and (len(cols) + 1) * len(idx) > 12
+    alone = _Runner([{k: v[..., idx] for k, v in f.items()} for f in cycle], {k: v[idx] for k, v in pj.items()},
+                    cfg)
+    g0, ph0, j0 = alone.cycle_jacobian(x[idx], ph[idx], years=years, cols=cols)
     run = _Runner(cycle, pj, cfg)
+    fy = run.forward_years
     g1, ph1, j1 = run.cycle_jacobian(x, ph, years=years, cols=cols, idx=idx)
+    assert len(cols) == 17 and run.forward_years - fy == pytest.approx(3 * years)
     tile = _Runner([{k: jnp.concatenate([v] * 4, axis=-1) for k, v in f.items()} for f in cycle],
                    {k: jnp.concatenate([v] * 4, axis=0) for k, v in pj.items()}, cfg)
     fy = tile.forward_years
     g4, ph4, j4 = tile.cycle_jacobian(jnp.concatenate([x] * 4), jnp.concatenate([ph] * 4),
                                       years=years, cols=cols, idx=idx + 12)
-    np.testing.assert_allclose(g4, g1, rtol=1e-12, atol=1e-12)
-    np.testing.assert_array_equal(ph4, ph1)
-    scale = np.abs(j1).max(axis=(0, 1)) + 1e-12
-    assert np.max(np.abs(j4 - j1) / scale) < 1e-9
-    assert np.abs(j1[:, :, cols]).max() > 0
-    # forward years: 19 x 2 cells padded to 48 for `years`
     assert tile.forward_years - fy == pytest.approx(years)
+    scale = np.abs(j1).max(axis=(0, 1)) + 1e-12
+    assert np.abs(j1[:, :, cols]).max() > 0
+    for g, p, jac in ((g4, ph4, j4), (g0, ph0, j0)):
+        np.testing.assert_allclose(g, g1, rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(p, ph1)
+        assert np.max(np.abs(jac - j1) / scale) < 1e-9
 
 
 def test_accelerated_is_the_default_for_casa_and_far_cheaper_than_brute_force(grid):

@@ -342,14 +342,14 @@ class _Runner:
         cells `idx`. Only the columns `cols` (input components) are computed,
         the others are zero. `by="differences"`: one forward pass per column with that
         component raised by 1e-7 of its size (one-sided differences; the passes reuse the
-        compiled year; for a subset small enough, all of them side by side in one pass, see
+        compiled year; for a subset, side by side in batches of the grid's size, see
         `_batched_differences`); `"jvp"`: one pass with a batch of forward-mode tangents,
         exact but 1.5 (MIMICS-C) to 4 (MIMICS-CN) forward years per tangent on 1000 cells,
         against one per column for differences."""
         m = len(x) if idx is None else len(idx)
         years = len(self.cycle) if years is None else years
         cols = np.arange(x.shape[1]) if cols is None else np.asarray(cols)
-        if by == "differences" and idx is not None and (len(cols) + 1) * m <= self.n:
+        if by == "differences" and idx is not None:
             return self._batched_differences(x, phase, np.asarray(idx), years, cols)
         x, phase, p, pad = self._subset(x, phase, idx)
         n, d = x.shape
@@ -375,24 +375,33 @@ class _Runner:
         return np.asarray(x)[:m], np.asarray(phase)[:m], np.asarray(jac)[:m]
 
     def _batched_differences(self, x, phase, idx, years, cols):
-        """`cycle_jacobian` by differences for the cells `idx` with the base and every
-        perturbed copy side by side in one batch of (columns + 1) x m cells: the same
-        forward years, but one call per year instead of one per column and year (small
-        subsets cost their calls, not their cells: 14 cells and 19 columns of the 20-year
-        cycle, 380 calls of 15-20 ms each)."""
+        """`cycle_jacobian` by differences for the cells `idx`: the base and one perturbed
+        copy per column, (columns + 1) x m cells, run side by side in batches of at most the
+        grid's cells. The same forward years as one pass per column, but one call per batch
+        and year (a year of a few cells costs its call, not its cells: 14 cells and 19
+        columns of the 20-year cycle took 380 calls of 15-20 ms each), and no padding but the
+        last batch's (per column, 2,593 of the world's 4,390 cells ran padded to 4,390)."""
         m, d = len(idx), x.shape[1]
-        xb, phb, pb, padb = self._subset(x, phase, np.tile(idx, len(cols) + 1))
-        xb = np.array(xb)
+        copies = np.tile(idx, len(cols) + 1)
+        xb, phb = np.array(np.asarray(x)[copies]), np.asarray(phase)[copies]
         h = _difference_steps(xb[:m], m)
         for b, j in enumerate(cols, 1):
             xb[b * m:(b + 1) * m, j] += h[:, j]
-        xb = jnp.asarray(xb)
-        for k in range(years):
-            xb, phb = self.year(xb, phb, k, pb, padb)
-        yb, jac = np.asarray(xb), np.zeros((m, d, d))
+        for start in range(0, len(copies), self.n):
+            part = slice(start, start + self.n)
+            cells = copies[part]
+            pad = np.concatenate([cells, np.full(_bucket(len(cells), self.n) - len(cells), cells[0])])
+            fill = np.concatenate([np.arange(len(cells)), np.zeros(len(pad) - len(cells), int)])
+            xs, phs = jnp.asarray(xb[part][fill]), jnp.asarray(phb[part][fill])
+            pj = jnp.asarray(pad)
+            ps = {k: v[pj] for k, v in self.p.items()}
+            for k in range(years):
+                xs, phs = self.year(xs, phs, k, ps, pad)
+            xb[part], phb[part] = np.asarray(xs)[:len(cells)], np.asarray(phs)[:len(cells)]
+        jac = np.zeros((m, d, d))
         for b, j in enumerate(cols, 1):
-            jac[:, :, j] = (yb[b * m:(b + 1) * m] - yb[:m]) / h[:, j, None]
-        return yb[:m], np.asarray(phb)[:m], jac
+            jac[:, :, j] = (xb[b * m:(b + 1) * m] - xb[:m]) / h[:, j, None]
+        return xb[:m], phb[:m], jac
 
     @property
     def year_s(self) -> float:
@@ -568,8 +577,10 @@ def newton_fixed_point(jacobian, cycle_map, x, phase, ctot, *, area_m2, simulate
     `jacobian(x, phase, idx) -> J` and `cycle_map(x, phase, idx) -> (G, phase')` take the
     arrays of all cells and return the rows of the cells `idx` (None: all); J is the
     per-cell Jacobian (m, d, d) of G at x (G itself is known wherever a Jacobian is made);
-    `jacobian_late` (default `jacobian`) makes the Jacobians from the second round on,
-    where few cells are left and an exact Jacobian of a long cycle is affordable.
+    `jacobian_late` (default `jacobian`): a dearer, better Jacobian (the exact one of a
+    long cycle, the cycle length times the cost of the first year's), made from the second
+    round on for the cells whose steps with `jacobian`'s fail there (a rejected step, or two
+    iterations without progress).
     `ctot(x, phase)`: cTOT per cell (g C m-2), linear in x;
     `nonneg`: (d,) mask of components kept >= 0; `log`: (d,) mask of components solved in
     log coordinates (microbial pools, `_log_newton_step`; they change by at most a factor
@@ -659,7 +670,10 @@ def newton_fixed_point(jacobian, cycle_map, x, phase, ctot, *, area_m2, simulate
             # a new round from the point the plain cycles reached: fresh Jacobians there
             if finished(equilibrium_criteria(cx, cg, area_m2, simulated), todo):
                 break
-            renew_jacobians(np.flatnonzero(todo), jacobian_late)
+            renew_jacobians(np.flatnonzero(todo), jacobian)
+        # cells whose Jacobians are `jacobian_late`'s: in later rounds those whose steps with
+        # the cheap one fail (a rejected step, or two iterations without progress)
+        late = np.zeros(n, bool)
         label = "" if rnd == 0 else f"round {rnd + 1} "
         rho = np.full(n, rho0)
         age = np.zeros(n, int)                 # accepted iterations since the Jacobian was made
@@ -753,9 +767,15 @@ def newton_fixed_point(jacobian, cycle_map, x, phase, ctot, *, area_m2, simulate
             renew = np.zeros(n, bool)
             renew[idx] = (np.where(acc, age[idx] >= jacobian_every, age[idx] > 0)
                           & ((mc[idx] > 1.0) | far[idx]))
-            if renew.any():
-                renew_jacobians(np.flatnonzero(renew), jacobian if rnd == 0 else jacobian_late)
-                age[renew] = 0
+            if rnd > 0 and jacobian_late is not jacobian:
+                promote = np.zeros(n, bool)
+                promote[idx] = ~late[idx] & (~acc | (since[idx] >= 2)) & ((mc[idx] > 1.0) | far[idx])
+                late |= promote
+                renew |= promote
+            for make, cells in ((jacobian, renew & ~late), (jacobian_late, renew & late)):
+                if cells.any():
+                    renew_jacobians(np.flatnonzero(cells), make)
+            age[renew] = 0
         # fallback: plain cycles for the cells Newton did not settle (stalled or out of bounds),
         # until they settle or the criteria hold with margin; before the last round at most
         # `round_cycles`, which bring the fast pools onto the slow manifold, where Newton from
@@ -1063,7 +1083,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
     `max_cycles`). The Jacobian is the exact per-cell Jacobian of the cycle map
     (`jacobian="cycle"`) or, by default and much cheaper for cycles of many years, that of
     the first year raised to the cycle length (`"first_year"`; the same for one-year
-    cycles) in the first round and the exact one for the few cells of later rounds.
+    cycles), and the exact one for the cells whose steps with it fail in later rounds.
     `presolve` (cycles of more than one year): first solve the steady state of the first
     year repeated (cheap iterations of one year), then iterate on the whole cycle from it;
     the report adds both stages' costs. `jacobian_every` k > 1: chord iterations (a
@@ -1156,7 +1176,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
             nonneg=nonneg, settle=settle,
             log=microbial_components(cfg), max_iter=max_iter, tight=tight, relax=relax,
             jacobian_every=jacobian_every, max_cycles=max_cycles, ctot_max=ctot_max, progress=progress,
-            jacobian_late=exact,
+            jacobian_late=exact if jacobian == "first_year" and L > 1 else None,
             # the fast pools reach the slow manifold within decades, whatever the cycle length
             round_cycles=-(-ROUND_YEARS // L),
             history=history, years=lambda: round(run.forward_years, 3))
