@@ -293,11 +293,16 @@ class _Runner:
         a bucket size)."""
         if idx is None:
             return x, phase, self.p, None
-        idx = np.asarray(idx)
+        pad, p = self._padded(np.asarray(idx), size)
+        return x[pad], phase[pad], p, pad
+
+    def _padded(self, idx, size=None):
+        """The cells `idx` padded with the first of them to `size` (default: a bucket size),
+        and their parameters."""
         size = _bucket(len(idx), self.n) if size is None else size
         pad = np.concatenate([idx, np.full(size - len(idx), idx[0])])
         pj = jnp.asarray(pad)
-        return x[pad], phase[pad], {k: v[pj] for k, v in self.p.items()}, pad
+        return pad, {k: v[pj] for k, v in self.p.items()}
 
     def year(self, x, phase, k, p=None, pad=None):
         t0 = time.perf_counter()
@@ -390,11 +395,9 @@ class _Runner:
         for start in range(0, len(copies), self.n):
             part = slice(start, start + self.n)
             cells = copies[part]
-            pad = np.concatenate([cells, np.full(_bucket(len(cells), self.n) - len(cells), cells[0])])
+            pad, ps = self._padded(cells)
             fill = np.concatenate([np.arange(len(cells)), np.zeros(len(pad) - len(cells), int)])
             xs, phs = jnp.asarray(xb[part][fill]), jnp.asarray(phb[part][fill])
-            pj = jnp.asarray(pad)
-            ps = {k: v[pj] for k, v in self.p.items()}
             for k in range(years):
                 xs, phs = self.year(xs, phs, k, ps, pad)
             xb[part], phb[part] = np.asarray(xs)[:len(cells)], np.asarray(phs)[:len(cells)]
