@@ -530,7 +530,8 @@ class Run:
         if m.model.soil == "mimics":
             log.warning("%s: the steady-state solver is not proven for MIMICS (its equality with "
                         "brute force is measured on subsets of the world only; MIMICS-CN meets the "
-                        "criteria only by a hair and has second steady states; docs/spinup.md); "
+                        "criteria only by a hair, if at all, and has second steady states; "
+                        "docs/spinup.md); "
                         "prefer method = 'auto' or 'brute'", m.name)
         res = ex.map(_solve_task, ex.split(m.state), [[f[i] for f in cycle] for i in range(ex.nchunks)],
                      m.pc, m.mc, ex.split(self.area), ex.split(self.simulated), None if self.quiet else m.name)
