@@ -12,10 +12,11 @@ from bgctestbed.init import configured_cold_start
 from bgctestbed.model import ModelConfig, run_year, to_jax
 from bgctestbed.params.mimics import default_mimics_params
 from bgctestbed.spinup.criteria import cells_failing, equilibrium_criteria, soil_carbon
-from bgctestbed.spinup.solver import (_bucket, _merit, _newton_step, _Runner, accelerated_fixed_point,
-                                      anderson_fixed_point, brute_force, follow_cycles, follow_merit,
-                                      moving_components, newton_fixed_point, pack, slow_components,
-                                      solve_periodic, steady_estimate, unstable_fixed_points)
+from bgctestbed.spinup.solver import (COMPILE_YEARS, _bucket, _merit, _newton_step, _Runner,
+                                      accelerated_fixed_point, anderson_fixed_point, brute_force,
+                                      follow_cycles, follow_merit, moving_components, newton_fixed_point,
+                                      pack, slow_components, solve_periodic, steady_estimate,
+                                      unstable_fixed_points)
 
 CONFIGS = {"CASA-C": ("casa", False), "CASA-CN": ("casa", True),
            "MIMICS-C": ("mimics", False), "MIMICS-CN": ("mimics", True)}
@@ -359,6 +360,36 @@ def test_following_stops_for_pools_in_decline_and_goes_on_for_growing_ones():
     assert both[0] > 1.0 and merit(x, g1, _sum_ctot(x, ph), _sum_ctot(g1, ph))[0] <= 1.0
 
 
+def test_a_cell_that_stops_in_a_geometric_decline_gets_its_limit():
+    """Per cell a stock S decomposed by dying microbes M: M <- r M, S <- S - a M, so brute
+    force ends at S - a M / (1 - r), M = 0, while the follow stops once cTOT changes by less
+    than the per-cell limits, some 15 g m-2 before. Cell 0 declines at r = 0.97 and gets the
+    limit; cell 1's microbes change sign every cycle (no geometric decline) and keep their
+    image."""
+    r = jnp.array([0.97, -0.5])
+    a = 0.1
+
+    def cycle_map(x, ph, idx=None):
+        k = slice(None) if idx is None else jnp.asarray(idx)
+        s, m = x[k, 0], x[k, 1]
+        return jnp.stack([s - a * jnp.abs(m), r[k] * m], axis=1), ph[k]
+
+    x0 = jnp.array([[1000.0, 100.0], [1000.0, 0.01]])
+    merit = follow_merit(np.array([False, False]), np.full(2, 1e-3))
+    for tail in (None, np.array([0, 1])):
+        said = []
+        xs, _, g, _, moving = follow_cycles(cycle_map, _sum_ctot, merit, x0, jnp.zeros(2, int),
+                                            np.ones(2, bool), 1000, tail=tail, progress=said.append)
+        assert not moving.any()
+        xs, g = np.asarray(xs), np.asarray(g)
+        m = xs[0, 1]
+        brute = xs[0, 0] - a * m / (1 - 0.97)          # the limit, from the last cycle's start
+        assert abs(g[0, 0] - brute) > 10.0 if tail is None else abs(g[0, 0] - brute) < 1e-6
+        assert g[0, 1] > 1.0 if tail is None else g[0, 1] < 1e-9
+        np.testing.assert_array_equal(g[1], np.asarray(cycle_map(xs, jnp.zeros(2, int))[0])[1])
+    assert said[-1] == "1 cells stopped in a geometric decline, set to its limit"
+
+
 @pytest.mark.parametrize("allow", [0, 1])
 def test_following_leaves_the_allowed_number_of_cells_moving_after_its_patience(allow):
     """A cell that never stops growing: followed to `max_cycles`, or, when one cell may be
@@ -565,7 +596,7 @@ def test_loss_rates_give_the_exact_survival_of_linear_pools(grid):
         dx = 100.0
         s1, _, _ = run_year(st._replace(csoil=st.csoil.at[:, pool].add(dx)), cycle[1], pj, cfg)
         phi = (np.asarray(s1.csoil[:, pool]) - np.asarray(s0.csoil[:, pool])) / dx
-        np.testing.assert_allclose(np.exp(np.asarray(acc["lsv:csoil"][:, pool]))[act], phi[act], rtol=1e-9)
+        np.testing.assert_allclose(np.asarray(acc["sv:csoil"][:, pool])[act], phi[act], rtol=1e-9)
 
 
 @pytest.mark.parametrize("name", ["CASA-CN", "MIMICS-C"])
@@ -631,6 +662,20 @@ def test_subsets_are_padded_by_at_most_half_to_few_sizes(n):
     assert np.all(sizes >= m) and sizes[-1] == n
     assert np.all((sizes <= np.ceil(1.5 * m) + 1) | (sizes <= 8))
     assert len(np.unique(sizes)) <= 2 * np.log2(n) + 1
+
+
+@pytest.mark.parametrize("years", [1, 20])
+def test_a_new_subset_size_is_compiled_once_padding_has_wasted_a_compilation(years):
+    """Survival cycles of 100 of 4390 cells: a 20-year cycle wastes more than a compilation
+    in one call, so takes the bucket size at once; a one-year cycle runs the compiled size
+    (all cells) until its waste adds up to COMPILE_YEARS, then the bucket size for good."""
+    n = 4390
+    run = _Runner([{}] * years, {"active": np.ones(n, bool)}, None)
+    sizes = [run._survival_size(100) for _ in range(8)]
+    waste = (n - _bucket(100, n)) / n * years
+    first = int(np.ceil(COMPILE_YEARS / waste)) - 1
+    assert sizes == [n] * first + [_bucket(100, n)] * (8 - first)
+    assert (first == 0) == (years == 20)
 
 
 def test_accelerated_is_the_default_for_casa_and_far_cheaper_than_brute_force(grid):
