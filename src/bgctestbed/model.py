@@ -203,8 +203,8 @@ def _plant_n_loss_rate(kpl, fracnalloc, p):
 def _survival(steps=1, **rates):
     """Daily survival, (1 - k)^steps, of pools with specific loss rates k per step; a rate of
     1 or more (or an unused pool) gives 0: nothing of the start value survives. A product
-    over the year rather than a sum of logs: the logs made a year of CASA 1.4 times as
-    costly as one without them, the products 1.01 times."""
+    over the year rather than a sum of logs: the logs made a world year of CASA-C 1.42 times
+    as costly as one without them, the products 1.07 times."""
     return {f"sv:{k}": (1.0 - jnp.minimum(v, 1.0)) ** steps for k, v in rates.items()}
 
 
@@ -376,13 +376,15 @@ def _year(state, forcing, p, cfg, daily, npp_scalar):
     state = state._replace(cnppan=jnp.where(state.cnppan <= -99.0, seed, state.cnppan))
     xs = dict(forcing, iday=jnp.arange(1, 366))
 
+    def combine(k, total, today):
+        if k.startswith("_"):           # the last day's value
+            return today
+        return total * today if k.startswith("sv:") else total + today    # survival fractions multiply
+
     def body(carry, met):
         st, acc = carry
         st, out = day_step(st, met, p, cfg, npp_scalar)
-        # keys starting with "_" keep the last day's value, survival fractions ("sv:") are
-        # multiplied, all others are summed
-        acc = {k: out[k] if k.startswith("_") else acc[k] * out[k] if k.startswith("sv:") else acc[k] + out[k]
-               for k in acc}
+        acc = {k: combine(k, acc[k], out[k]) for k in acc}
         return (st, acc), (out if daily else None)
 
     _, probe = jax.eval_shape(lambda s: day_step(s, jax.tree.map(lambda x: x[0], xs), p, cfg), state)
