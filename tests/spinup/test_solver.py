@@ -12,8 +12,8 @@ from bgctestbed.init import configured_cold_start
 from bgctestbed.model import ModelConfig, run_year, to_jax
 from bgctestbed.params.mimics import default_mimics_params
 from bgctestbed.spinup.criteria import cells_failing, equilibrium_criteria, soil_carbon
-from bgctestbed.spinup.solver import (COMPILE_YEARS, _bucket, _merit, _newton_step, _Runner,
-                                      accelerated_fixed_point, anderson_fixed_point, brute_force,
+from bgctestbed.spinup.solver import (CHECKS_SEEN, COMPILE_YEARS, _bucket, _merit, _newton_step,
+                                      _Runner, accelerated_fixed_point, anderson_fixed_point, brute_force,
                                       follow_cycles, follow_merit, moving_components, newton_fixed_point,
                                       pack, slow_components, solve_periodic, steady_estimate,
                                       unstable_fixed_points)
@@ -444,6 +444,40 @@ def test_accelerated_finds_the_analytic_fixed_point_of_an_affine_map(extra):
     np.testing.assert_allclose(np.asarray(g), xstar, rtol=1e-5)
     assert it < (8 if extra == 0.0 else 40)
     assert not plain.any() and not bad.any()
+
+
+def test_settling_checks_are_dropped_once_they_have_shown_themselves_needless():
+    """Coupled first-order pools, cells settling at different iterations: a cell whose merit
+    falls to 1 takes a plain check cycle, until CHECKS_SEEN checks have failed in at most
+    CHECKS_FAILING of the cells. Here none fails, so the cells settling after that take
+    no check cycle: the same fixed points for fewer cell-cycles. A count of checks that
+    failed in an earlier stage (the presolve's) keeps every check."""
+    A, b, _ = _affine_case(n=400, seed=5)
+    n, d = b.shape
+    phi = np.diagonal(A, axis1=1, axis2=2).copy()
+    A[:, np.arange(d), np.arange(d)] -= np.linspace(0.0, 0.05, n)[:, None] * phi   # coupling grows
+    xstar = np.linalg.solve(np.eye(d)[None] - A, b[..., None])[..., 0]
+
+    def cell_cycles(checks=None):
+        runs, cells = _survival_map(A, b, phi), []
+
+        def counted(x, ph, idx=None):
+            cells.append(n if idx is None else len(idx))
+            return runs(x, ph, idx)
+
+        _, _, g, _, _, unsettled, bad = accelerated_fixed_point(
+            counted, jnp.ones((n, d)), jnp.zeros(n, int), _sum_ctot, area_m2=np.ones(n),
+            simulated=np.ones(n, bool), nonneg=np.ones(d, bool), precondition=np.ones(d, bool),
+            tight=1e-4, max_iter=80, checks=checks)
+        np.testing.assert_allclose(np.asarray(g), xstar, rtol=1e-5)
+        assert not unsettled.any() and not bad.any()
+        return sum(cells)
+
+    earlier = {"made": 1000, "failed": 200}
+    saved = cell_cycles(earlier) - cell_cycles()
+    # at most one check cycle per cell, and the first CHECKS_SEEN are made either way
+    assert 0 < saved <= n - CHECKS_SEEN
+    assert earlier["made"] >= 1000 + n           # every cell was checked, the count carried on
 
 
 def test_the_one_step_estimate_is_the_steady_state_of_first_order_pools():
