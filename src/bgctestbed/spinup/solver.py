@@ -586,12 +586,10 @@ def _merit(xx, gg, c, cg, settle, floor, tight):
 
 
 # Settling checks (`accelerated_fixed_point`) are dropped once CHECKS_SEEN of them, counted
-# over the solve's stages, have failed in at most CHECKS_FAILING of the cells. Measured on the
-# world, 20-year cycle with its presolve: they failed in 1.4 % of the cells for CASA-C
-# (dropping them saved 21 of 157 forward years) and in 20 % for CASA-CN (13 % at the least
-# after the first 100), where dropping them left the solve unconverged (2.3-3.5 % of the cells
-# beyond 1 g m-2 over 20 confirmation cycles). Counted per stage they would be dropped for
-# CASA-CN too: its first checks on the 20-year cycle fail in under 1 % of the cells.
+# over the solve's stages, have failed in at most CHECKS_FAILING of the cells. On the world
+# they failed in 1.4 % of the cells for CASA-C and in 20 % for CASA-CN, whose solve failed the
+# criteria without them; counted per stage, CASA-CN's first 221 checks on the 20-year cycle
+# all passed (docs/spinup.md).
 CHECKS_SEEN, CHECKS_FAILING = 100, 0.05
 
 
@@ -996,8 +994,8 @@ def accelerated_fixed_point(cycle_survival, x, phase, ctot, *, area_m2, simulate
     may carry over from an earlier stage; updated in place); each iteration runs the cycle
     on the unsettled cells only. A cell whose merit has not improved by 10 % within `stall`
     iterations stops too, unsettled: cells in year-to-year limit cycles of N-limited
-    vegetation have no attracting fixed point. The loop ends when the criteria hold with margin (`_finished`), when no cell
-    is left iterating, or after `max_iter` iterations.
+    vegetation have no attracting fixed point. The loop ends when the criteria hold with
+    margin (`_finished`), when no cell is left iterating, or after `max_iter` iterations.
 
     A settled cell still changes by up to `tight` x the criteria per cycle, which in a pool
     that turns over in millennia is far from its steady state in units of the criteria. With
