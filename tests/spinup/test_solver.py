@@ -13,10 +13,10 @@ from bgctestbed.model import ModelConfig, run_year, to_jax
 from bgctestbed.params.mimics import default_mimics_params
 from bgctestbed.spinup.criteria import cells_failing, equilibrium_criteria, soil_carbon
 from bgctestbed.spinup.solver import (CHECKS_SEEN, COMPILE_YEARS, _bucket, _merit, _newton_step,
-                                      _Runner, accelerated_fixed_point, anderson_fixed_point, brute_force,
-                                      follow_cycles, follow_merit, moving_components, newton_fixed_point,
-                                      pack, slow_components, solve_periodic, steady_estimate,
-                                      unstable_fixed_points)
+                                      _Runner, accelerated_fixed_point, anderson_fixed_point,
+                                      brute_force, follow_cycles, follow_merit, mean_year,
+                                      moving_components, newton_fixed_point, pack, slow_components,
+                                      solve_periodic, steady_estimate, unstable_fixed_points)
 
 CONFIGS = {"CASA-C": ("casa", False), "CASA-CN": ("casa", True),
            "MIMICS-C": ("mimics", False), "MIMICS-CN": ("mimics", True)}
@@ -478,6 +478,16 @@ def test_settling_checks_are_dropped_once_they_have_shown_themselves_needless():
     # at most one check cycle per cell, and the first CHECKS_SEEN are made either way
     assert 0 < saved <= n - CHECKS_SEEN
     assert earlier["made"] >= 1000 + n           # every cell was checked, the count carried on
+
+
+def test_the_presolve_forcing_is_each_days_mean_over_the_cycle():
+    rng = np.random.default_rng(0)
+    cycle = [{"tairk": rng.uniform(250, 300, (365, 3)).astype(np.float32),
+              "moist": rng.uniform(0, 1, (365, 2, 3)).astype(np.float32)} for _ in range(4)]
+    m = mean_year(cycle)
+    for k in ("tairk", "moist"):
+        assert m[k].dtype == np.float32 and m[k].shape == cycle[0][k].shape
+        np.testing.assert_allclose(m[k], sum(f[k].astype(np.float64) for f in cycle) / 4, rtol=1e-7)
 
 
 def test_the_one_step_estimate_is_the_steady_state_of_first_order_pools():
