@@ -722,6 +722,27 @@ def test_a_new_subset_size_is_compiled_once_padding_has_wasted_a_compilation(yea
     assert (first == 0) == (years == 20)
 
 
+def test_subsets_shrinking_through_many_sizes_compile_once_their_padding_adds_up():
+    """One-year survival cycles of a subset that shrinks every call, through more bucket
+    sizes than any one of them wastes a compilation on: the waste of running compiled sizes
+    counts over the calls, so smaller sizes are compiled, each once COMPILE_YEARS have been
+    wasted since the last."""
+    n = 4390
+    run = _Runner([{}], {"active": np.ones(n, bool)}, None)
+    ms = np.geomspace(4300, 20, 40).astype(int)
+    sizes = [run._survival_size(m) for m in ms]
+    assert all(s >= m for s, m in zip(sizes, ms))
+    compiled = [k for k in range(1, len(ms)) if sizes[k] < min(sizes[:k])]
+    assert compiled and sizes[-1] < n
+    start = 0
+    for k in compiled + [len(ms)]:
+        waste = sum((sizes[j] - _bucket(ms[j], n)) / n for j in range(start, k))
+        assert waste < COMPILE_YEARS + 1, (start, k, waste)
+        start = k + 1
+    for k in compiled:
+        assert sizes[k] == _bucket(ms[k], n)
+
+
 def test_accelerated_is_the_default_for_casa_and_far_cheaper_than_brute_force(grid):
     sites, cycle, pj, cfg, st, act, s, rep = _solve(grid, "CASA-C")
     assert rep.converged, rep.summary()
