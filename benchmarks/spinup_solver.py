@@ -134,5 +134,6 @@ def main():
                      f"{more + format(brep.forward_equivalent_years / rep.forward_equivalent_years, '.1f'):>12s}")
         print(line)
 
+
 if __name__ == "__main__":
     main()

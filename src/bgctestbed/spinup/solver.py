@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import cached_property, partial
 from typing import Callable, Sequence
 
 import jax
@@ -275,7 +275,6 @@ class _Runner:
         if len(cycle) < 1:
             raise SpinupError("the forcing cycle has no years")
         self.cycle, self.p, self.cfg = cycle, p, cfg
-        self._p_host = {k: np.asarray(v) for k, v in p.items()}
         self.n = int(np.shape(p["active"])[0])
         self.forward_years = 0.0
         self.year_times: list[float] = []
@@ -303,6 +302,12 @@ class _Runner:
             return x, phase, self.p, None
         pad, p = self._padded(np.asarray(idx), size)
         return x[pad], phase[pad], p, pad
+
+    @cached_property
+    def _p_host(self):
+        """The parameters on the host, for subsets (`_padded`); made on first use, so that
+        runs of all cells only (brute force) do not copy them."""
+        return {k: np.asarray(v) for k, v in self.p.items()}
 
     def _padded(self, idx, size=None):
         """The cells `idx` padded with the first of them to `size` (default: a bucket size),
