@@ -12,8 +12,8 @@ from bgctestbed.init import configured_cold_start
 from bgctestbed.model import ModelConfig, run_year, to_jax
 from bgctestbed.params.mimics import default_mimics_params
 from bgctestbed.spinup.criteria import cells_failing, equilibrium_criteria, soil_carbon
-from bgctestbed.spinup.solver import (CHECKS_SEEN, COMPILE_YEARS, _bucket, _merit, _newton_step,
-                                      _Runner, accelerated_fixed_point, anderson_fixed_point,
+from bgctestbed.spinup.solver import (CHECKS_SEEN, COMPILE_YEARS, _bucket, _merit, _mixing_weights,
+                                      _newton_step, _Runner, accelerated_fixed_point, anderson_fixed_point,
                                       brute_force, follow_cycles, follow_merit, mean_year,
                                       moving_components, newton_fixed_point, pack, slow_components,
                                       solve_periodic, steady_estimate, unstable_fixed_points)
@@ -478,6 +478,17 @@ def test_settling_checks_are_dropped_once_they_have_shown_themselves_needless():
     # at most one check cycle per cell, and the first CHECKS_SEEN are made either way
     assert 0 < saved <= n - CHECKS_SEEN
     assert earlier["made"] >= 1000 + n           # every cell was checked, the count carried on
+
+
+def test_mixing_weights_are_exact_whatever_the_scale_of_the_history():
+    """Anderson's least squares: a difference from an early iterate, 1e11 times larger than
+    the last one, must not swamp it (the regularisation scaled with the largest column left
+    the last one unused, and cells stalled short of the fixed point)."""
+    rng = np.random.default_rng(3)
+    u, v = rng.normal(size=6), rng.normal(size=6)
+    dF = np.stack([1e8 * u, 1e-3 * v])[None]
+    f = (1e-3 * 2.0 * v)[None]
+    np.testing.assert_allclose(_mixing_weights(dF, f), [[0.0, 2.0]], atol=1e-6)
 
 
 def test_the_presolve_forcing_is_each_days_mean_over_the_cycle():
