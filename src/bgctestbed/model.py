@@ -86,17 +86,16 @@ def to_device(f: dict) -> dict:
 
 
 def day_step(state: State, met: dict, p: dict, cfg: ModelConfig, npp_scalar=1.0):
-    """One day (casa.md §2.2). `met`: cgpp, tairk, ndep (n,), tsoil, moist, frznmoist (6, n),
-    iday (scalar day of year). Returns (new state, dict of daily diagnostics)."""
+    """One day (casa.md §2.2). `met`: cgpp, tairk, ndep, and the root-weighted soil state
+    tsoilavg, moistavg, frznmoistavg, btran (n,) (`soil_drivers`), iday (scalar day of year).
+    Returns (new state, dict of daily diagnostics)."""
     act = p["active"]
     n_on = cfg.nitrogen
     cgpp = jnp.where(act, met["cgpp"], 0.0)
     tairk = met["tairk"]
     phase = veg.phenology(state.phase, met["iday"], p["doyphase_4"], p["pft"])
-    tsoilavg, moistavg, frznavg, btran = avgsoil(p["froot"], met["tsoil"], met["moist"],
-                                                 met["frznmoist"], p["sfc"], p["swilt"])
-    if cfg.fix_btran_floor:
-        btran = jnp.maximum(btran, 0.0)
+    tsoilavg, moistavg, frznavg = met["tsoilavg"], met["moistavg"], met["frznmoistavg"]
+    btran = jnp.maximum(met["btran"], 0.0) if cfg.fix_btran_floor else met["btran"]
     rp = veg.rplant(cgpp, tairk, tsoilavg, state.cplant, state.nplant, state.clabile, state.pleaf, p)
     cnpp = rp["cnpp"] * npp_scalar
     fcalloc = veg.allocation(phase, state.glai, cnpp, rp["rm"], p)
@@ -371,10 +370,20 @@ def run_year(state: State, forcing: dict, p: dict, cfg: ModelConfig, *, daily: b
     return _run_year(state, forcing, p, cfg, daily, npp_scalar)
 
 
+def soil_drivers(forcing: dict, p: dict) -> dict:
+    """A year's forcing with the layered soil state (tsoil, moist, frznmoist (365, 6, n))
+    replaced by its root-weighted means (tsoilavg, moistavg, frznmoistavg, btran (365, n)),
+    computed for all days at once (in the daily step the layers took a third of a CASA-CN
+    year of the world)."""
+    f = {k: v for k, v in forcing.items() if k not in ("tsoil", "moist", "frznmoist")}
+    avg = avgsoil(p["froot"], forcing["tsoil"], forcing["moist"], forcing["frznmoist"], p["sfc"], p["swilt"])
+    return dict(f, **dict(zip(("tsoilavg", "moistavg", "frznmoistavg", "btran"), avg)))
+
+
 def _year(state, forcing, p, cfg, daily, npp_scalar):
     seed = jnp.sum(jnp.where(p["active"], forcing["cgpp"], 0.0) / 2.0, axis=0)
     state = state._replace(cnppan=jnp.where(state.cnppan <= -99.0, seed, state.cnppan))
-    xs = dict(forcing, iday=jnp.arange(1, 366))
+    xs = dict(soil_drivers(forcing, p), iday=jnp.arange(1, 366))
 
     def combine(k, total, today):
         if k.startswith("_"):           # the last day's value

@@ -707,7 +707,9 @@ def test_batched_difference_jacobian_of_a_few_cells_equals_the_column_by_column_
     for g, p, jac in ((g4, ph4, j4), (g0, ph0, j0)):
         np.testing.assert_allclose(g, g1, rtol=1e-12, atol=1e-12)
         np.testing.assert_array_equal(p, ph1)
-        assert np.max(np.abs(jac - j1) / scale) < 1e-9
+        # batches of other sizes round differently in the last digit (tests/unit/test_batches.py),
+        # which a difference step of 1e-7 of a pool magnifies; a misplaced column is O(1)
+        assert np.max(np.abs(jac - j1) / scale) < 1e-5
 
 
 @pytest.mark.parametrize("n", [12, 439, 4390])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bgctestbed.params.casa import casa_cell_params, default_casa_table, read_casa_table, root_fractions
-from bgctestbed.physics.environment import f_lloyd_taylor, f_temp_decomp, f_water_decomp
+from bgctestbed.physics.environment import avgsoil, f_lloyd_taylor, f_temp_decomp, f_water_decomp
 from bgctestbed.sites import Sites
 
 T_C = np.array([-20, -10, 0, 10, 20, 25, 35.0])
@@ -27,6 +27,30 @@ def test_moisture_factor():
     expected = [1.01879e-5, 0.0443044, 0.241500, 0.543101, 0.822663, 0.980283, 1.0,
                 0.981457, 0.851043, 0.646775, 0.430575, 0.248183]
     np.testing.assert_allclose(f_water_decomp(fwps), expected, rtol=5e-6)
+
+
+def test_root_weighted_soil_state_of_a_day_and_of_a_year_at_once():
+    # casa.md §3.2: moisture capped at field capacity before weighting; btran from the capped
+    # moisture (negative below wilting point, quirk Q6)
+    rng = np.random.default_rng(1)
+    days, n = 5, 3
+    froot = rng.dirichlet(np.ones(6), n)                        # (n, 6)
+    tsoil = 260.0 + 30.0 * rng.random((days, 6, n))
+    moist = 0.5 * rng.random((days, 6, n))
+    moist[0] = 0.01                                             # below wilting point
+    frzn = 0.1 * rng.random((days, 6, n))
+    sfc, swilt = np.array([0.3, 0.35, 0.4]), np.array([0.1, 0.12, 0.05])
+    cap = np.minimum(sfc, moist)
+    expected = [np.einsum("nl,dln->dn", froot, tsoil), np.einsum("nl,dln->dn", froot, cap),
+                np.einsum("nl,dln->dn", froot, frzn),
+                np.einsum("nl,dln->dn", froot, (cap - swilt) / (sfc - swilt))]
+    year = avgsoil(froot, tsoil, moist, frzn, sfc, swilt)
+    for got, want in zip(year, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-14)
+    assert (np.asarray(year[3]) < 0).any()
+    for d in range(days):                                       # the model's year takes all days at once
+        for got, whole in zip(avgsoil(froot, tsoil[d], moist[d], frzn[d], sfc, swilt), year):
+            np.testing.assert_array_equal(got, np.asarray(whole)[d])
 
 
 def test_root_fractions_reference_quirk():

@@ -1,4 +1,5 @@
-"""Runs on a 2-worker dask LocalCluster equal the in-process run bit for bit."""
+"""Runs on a 2-worker dask LocalCluster equal the in-process run on the same chunks of cells
+bit for bit, and the one-chunk run to rounding."""
 
 import numpy as np
 import pytest
@@ -42,10 +43,12 @@ def outputs_equal(a, b, names):
         assert [r.rsplit(",", 1)[0] for r in la] == [r.rsplit(",", 1)[0] for r in lb]   # but wall times
 
 
-def test_two_workers_equal_one_process(tmp_path):
-    local = workflow.run_config(small_config(tmp_path / "a"), quiet=True)
+def test_two_workers_equal_the_same_chunks_in_one_process(tmp_path):
+    # 46 cells: 2 workers and chunks of 25 cells give the same 2 chunks of 23
+    local = workflow.run_config(small_config(tmp_path / "a", compute={"chunk_cells": 25}), quiet=True)
     dist = workflow.run_config(small_config(tmp_path / "b", compute={"workers": 2}), quiet=True)
-    assert dist.ex.nchunks == 2 and local.ex.nchunks == 1
+    assert dist.ex.nchunks == 2 and local.ex.nchunks == 2
+    assert dist.ex.bounds == local.ex.bounds
     names = [m.name for m in local.members]
     outputs_equal(tmp_path / "a", tmp_path / "b", names)
     for name in names:
@@ -94,7 +97,7 @@ def test_solver_by_chunks_on_workers_equals_the_same_chunks_in_process(tmp_path)
 def test_resume_on_workers_after_an_interruption_equals_the_uninterrupted_run(tmp_path, monkeypatch):
     """The driver stops mid spin-up (2 workers); `resume` on 2 workers continues from the
     chunks' checkpoint (it runs fewer years than the whole run) and ends with the
-    uninterrupted in-process run's states and outputs."""
+    uninterrupted in-process run's states and outputs (the same chunks)."""
     from bgctestbed import executor
 
     years = {"n": 0}
@@ -111,7 +114,7 @@ def test_resume_on_workers_after_an_interruption_equals_the_uninterrupted_run(tm
     counting(executor.LocalExecutor)
     counting(executor.DaskExecutor)
     over = dict(spinup={"max_cycles": 3}, scenario={"years": []})
-    workflow.run_config(small_config(tmp_path / "a", **over), quiet=True)
+    workflow.run_config(small_config(tmp_path / "a", compute={"chunk_cells": 25}, **over), quiet=True)
     whole, years["n"] = years["n"], 0
     real, calls = workflow.soil_carbon, {"n": 0}
 

@@ -30,8 +30,10 @@ def f_water_decomp(fwps):
 def avgsoil(froot, tsoil, moist, frznmoist, sfc, swilt):
     """Root-weighted soil state (casa.md §3.2).
 
-    froot (n, 6); tsoil, moist, frznmoist (6, n); sfc, swilt (n,).
-    Returns tsoilavg (K), moistavg, frznmoistavg (m3 m-3), btran (may be < 0, quirk Q6).
+    froot (n, 6); tsoil, moist, frznmoist (..., 6, n), layers on the second last axis (one
+    day, or a year of days at once); sfc, swilt (n,).
+    Returns tsoilavg (K), moistavg, frznmoistavg (m3 m-3), btran (may be < 0, quirk Q6),
+    each (..., n).
     """
     fr = froot.T
     mcap = jnp.minimum(sfc, moist)
@@ -44,7 +46,7 @@ def avgsoil(froot, tsoil, moist, frznmoist, sfc, swilt):
 
 def _layer_sum(x):
     # sequential layer sum, the reference's accumulation order
-    s = x[0]
-    for k in range(1, x.shape[0]):
-        s = s + x[k]
+    s = x[..., 0, :]
+    for k in range(1, x.shape[-2]):
+        s = s + x[..., k, :]
     return s
