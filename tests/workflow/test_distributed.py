@@ -1,5 +1,5 @@
 """Runs on a 2-worker dask LocalCluster equal the in-process run on the same chunks of cells
-bit for bit, and the one-chunk run to rounding."""
+bit for bit (other chunks round differently in the last digit: tests/unit/test_batches.py)."""
 
 import numpy as np
 import pytest
