@@ -82,9 +82,10 @@ def main():
         return (f"{np.sum(within(c, cr) & act)} in cTOT ({np.sum(within(c, cr, True) & act)} within both limits), "
                 f"{np.sum(every & act)} in every litter and soil pool")
 
+    ca, cb = ctot(xa), ctot(xb)
     area = np.where(act, sites.landarea, 0.0)
-    print(f"{m.name}: {act.sum()} simulated cells; global cTOT {np.sum(ctot(xa) * area) / 1e15:.4f} Pg C "
-          f"(A, {args.run_a}) and {np.sum(ctot(xb) * area) / 1e15:.4f} (B, {args.run_b})")
+    print(f"{m.name}: {act.sum()} simulated cells; global cTOT {np.sum(ca * area) / 1e15:.4f} Pg C "
+          f"(A, {args.run_a}) and {np.sum(cb * area) / 1e15:.4f} (B, {args.run_b})")
     print(f"  B within the per-cell criteria (1 g m-2 or 0.1 %) of A: {count(xb, xa)}")
     if m.model.soil == "casa":
         y0, y1 = cfg["spinup"]["cycle"]
@@ -95,7 +96,6 @@ def main():
         print(f"  B within the criteria of its own one-step steady state: {count(xb, eb)}")
         print(f"  B within the criteria of A's one-step steady state: {count(xb, ea)}")
         print(f"  A within the criteria of B's one-step steady state: {count(xa, eb)}")
-    ca, cb = ctot(xa), ctot(xb)
     bad = np.flatnonzero(act & ~within(cb, ca))
     print(f"  cells whose cTOT is beyond the criteria ({len(bad)}, the first {min(len(bad), args.list)}):")
     if m.model.soil == "casa":
@@ -107,6 +107,7 @@ def main():
             line += (f"; one-step steady state from A {ce[i]:10.1f} (A changes {de[i]:+.2f} per cycle), "
                      f"from B {cf[i]:10.1f} ({df[i]:+.2f})")
         print(line)
+
 
 if __name__ == "__main__":
     try:
