@@ -763,6 +763,28 @@ def test_accelerated_is_the_default_for_casa_and_far_cheaper_than_brute_force(gr
     assert rep.forward_years < 200, rep.summary()
 
 
+def test_the_reported_cost_includes_making_the_mean_year(grid, monkeypatch):
+    # a clock that advances 1 ms per reading, and 100 s while the presolve's forcing is made
+    import types
+
+    import bgctestbed.spinup.solver as solver
+    now = [0.0]
+
+    def perf_counter():
+        now[0] += 1e-3
+        return now[0]
+
+    def slow_mean_year(cycle):
+        now[0] += 100.0
+        return mean_year(cycle)
+
+    monkeypatch.setattr(solver, "time", types.SimpleNamespace(perf_counter=perf_counter))
+    monkeypatch.setattr(solver, "mean_year", slow_mean_year)
+    sites, cycle, pj, cfg, st, act = _setup(grid, "CASA-C", years=1)
+    _, rep = solve_periodic(st, cycle, pj, cfg, area_m2=sites.landarea, simulated=act, max_iter=3)
+    assert rep.wall_s > 100.0, rep.wall_s
+
+
 def test_bad_inputs_raise_clear_errors(grid):
     sites, cycle = grid
     cfg, p, st = configured_cold_start("casa", False, sites)

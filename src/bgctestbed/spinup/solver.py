@@ -1254,6 +1254,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
     start = state        # where cells whose Newton solution is unstable restart from
     pre = None
     settling_checks = {"made": 0, "failed": 0} if settling_checks is None else settling_checks
+    t_start = time.perf_counter()
     if presolve and len(cycle) > 1:
         state, pre = solve_periodic(state, [mean_year(cycle)], p, cfg, area_m2=area_m2,
                                     simulated=simulated,
@@ -1364,8 +1365,8 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
     wall = time.perf_counter() - t0
     year_s = run.year_s
     fy = run.forward_years
-    if pre is not None:      # both stages; cost in units of this cycle's forward year
-        wall, fy, it = wall + pre.wall_s, fy + pre.forward_years, it + pre.iterations
+    if pre is not None:      # both stages and the mean year; cost in units of this cycle's forward year
+        wall, fy, it = wall + (t0 - t_start), fy + pre.forward_years, it + pre.iterations
         # one count of model years over both stages (the log's time axis)
         history = [dict(h, stage="presolve") for h in pre.history] + [
             dict(h, years=round(h["years"] + pre.forward_years, 3)) for h in history]
