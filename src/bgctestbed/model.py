@@ -80,9 +80,11 @@ def to_jax(p: dict) -> dict:
 
 
 def to_device(f: dict) -> dict:
-    """A year's forcing as float64 arrays (kept in float32 on the host: exact in float64);
-    inside a jitted function the cast happens there, without a copy of the whole year."""
-    return {k: jnp.asarray(v, jnp.float64) for k, v in f.items()}
+    """A year's forcing on the device, in its own dtype (float32 from the readers). The model
+    year casts it to float64 inside its compiled function (exact), where the cast is fused into
+    the first use: cast beforehand, a year of the world's forcing took 0.17 s, two thirds
+    of the CASA-CN year it drives."""
+    return {k: jnp.asarray(v) for k, v in f.items()}
 
 
 def day_step(state: State, met: dict, p: dict, cfg: ModelConfig, npp_scalar=1.0):
@@ -381,6 +383,7 @@ def soil_drivers(forcing: dict, p: dict) -> dict:
 
 
 def _year(state, forcing, p, cfg, daily, npp_scalar):
+    forcing = {k: jnp.asarray(v, jnp.float64) for k, v in forcing.items()}
     seed = jnp.sum(jnp.where(p["active"], forcing["cgpp"], 0.0) / 2.0, axis=0)
     state = state._replace(cnppan=jnp.where(state.cnppan <= -99.0, seed, state.cnppan))
     xs = dict(soil_drivers(forcing, p), iday=jnp.arange(1, 366))

@@ -162,7 +162,7 @@ def open_source(cfg: Config) -> ForcingSource:
 
 def _year_task(state, forcing, p, model, output: str | None = None):
     """One year; with `output` ("annual" or "daily") also the year's outputs (on the host)."""
-    state, acc, ys = run_year(state, to_device(forcing), p, model, daily=output == "daily")
+    state, acc, ys = run_year(state, forcing, p, model, daily=output == "daily")
     if output is None:
         return state
     return state, jax.tree.map(np.asarray, ys if output == "daily" else acc)
@@ -290,7 +290,7 @@ def _first_bad_day(m: Member, cells: np.ndarray, state0: State, forcing: dict, p
     st = jax.tree.map(lambda a: take(a, 0), state0)
     f = {k: take(v, -1) for k, v in forcing.items()}
     p = {k: take(v, 0) for k, v in (m.pj if pj is None else pj).items()}
-    _, _, ys = run_year(st, to_device(f), p, m.model, daily=True)
+    _, _, ys = run_year(st, f, p, m.model, daily=True)
     ys = jax.tree.map(np.asarray, ys)
     bad = np.zeros(365, bool)
     for v in ys.values():

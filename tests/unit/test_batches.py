@@ -1,4 +1,5 @@
-"""A cell's year does not depend on the batch of cells it runs in, beyond rounding.
+"""A cell's year does not depend on the batch of cells it runs in, beyond rounding, nor on
+whether its forcing arrives in float32 or float64.
 
 XLA on CPU may evaluate a product and a sum as one fused multiply-add in the code for some
 array shapes and not in others, so the same cell can differ in the last digit when it runs
@@ -50,3 +51,16 @@ def test_a_year_in_batches_equals_the_whole_to_rounding(world_cells, soil, nitro
     for k, v in acc.items():     # annual sums; some (overflow fluxes) are differences near 1e-9
         np.testing.assert_allclose(np.concatenate([a[k] for _, a, _ in parts]), v, rtol=RTOL, atol=1e-12,
                                    err_msg=k)
+
+
+@pytest.mark.parametrize("soil,nitrogen", [("casa", True), ("mimics", True)])
+def test_float32_forcing_drives_the_year_in_float64(world_cells, soil, nitrogen):
+    # the runs' float32 forcing goes to the compiled year as it is; the year casts it
+    sites, forcing = world_cells
+    cfg, p, st = configured_cold_start(soil, nitrogen, sites)
+    as32 = {k: np.asarray(v, np.float32) for k, v in forcing.items()}
+    as64 = {k: v.astype(np.float64) for k, v in as32.items()}
+    (a, acc_a, _), (b, acc_b, _) = (run_year(st, f, to_jax(p), cfg) for f in (as32, as64))
+    for x, y in zip(jax.tree.leaves((a, acc_a)), jax.tree.leaves((b, acc_b))):
+        assert np.asarray(x).dtype == np.asarray(y).dtype
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-12, atol=1e-300)

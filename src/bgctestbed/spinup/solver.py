@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import BgcError
-from ..model import ModelConfig, State, _year, to_device
+from ..model import ModelConfig, State, _year
 from ..physics.mimics import MimicsPools
 from .criteria import (LIMIT_CELL_REL, LIMIT_FRACTION, LIMIT_GLOBAL_PGC, Criteria, cell_limit, cells_failing,
                        equilibrium_criteria, soil_carbon)
@@ -214,7 +214,7 @@ def _nonneg_mask(cfg: ModelConfig) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 def _year_packed(x, phase, forcing, p, cfg):
-    st, _, _ = _year(unpack(x, phase, cfg), to_device(forcing), p, cfg, False, 1.0)
+    st, _, _ = _year(unpack(x, phase, cfg), forcing, p, cfg, False, 1.0)
     return pack(st, cfg), st.phase
 
 
@@ -243,7 +243,7 @@ def _year_survival(x, phase, forcing, p, cfg):
     """One year and each packed component's log survival over it (`ModelConfig.loss_rates`):
     log of the fraction of its start value a pool keeps through the year's losses alone;
     -inf for components without a loss rate (vegetation leaf, labile C, mineral N, ...)."""
-    st, acc, _ = _year(unpack(x, phase, cfg), to_device(forcing), p, replace(cfg, loss_rates=True), False,
+    st, acc, _ = _year(unpack(x, phase, cfg), forcing, p, replace(cfg, loss_rates=True), False,
                        1.0)
     n = x.shape[0]
     cols = [acc.get("sv:" + name, jnp.zeros((n, w))).reshape(n, w) for name, w, _ in state_fields(cfg)]
