@@ -26,20 +26,17 @@ from bgctestbed.config import load_config
 from bgctestbed.errors import BgcError
 from bgctestbed.io.checkpoint import read_restart
 from bgctestbed.physics.mimics import MimicsPools
-from bgctestbed.spinup.solver import (_component_keys, _ctot, _year_survival, pack,
-                                      preconditioned_components, slow_components, steady_estimate)
+from bgctestbed.spinup.solver import (_component_keys, _ctot, _Runner, pack, preconditioned_components,
+                                      slow_components, steady_estimate)
 from bgctestbed.workflow import build_members, open_source
 
 
 def one_step_estimate(x0, phase, cycle, m):
     """The one-step steady-state estimate (packed state) from the packed state x0 (CASA soil),
     and the state after one cycle."""
-    x, ph, lsv = jnp.asarray(x0), jnp.asarray(phase), 0.0
-    for f in cycle:
-        x, ph, ly = _year_survival(x, ph, f, m.pj, m.model)
-        lsv = lsv + ly
-    est = steady_estimate(np.asarray(x0), np.asarray(x), np.asarray(lsv))
-    return np.where(preconditioned_components(m.model), est, np.asarray(x)), np.asarray(x)
+    x, _, lsv = _Runner(cycle, m.pj, m.model).cycle_survival(x0, phase)
+    est = steady_estimate(np.asarray(x0), x, lsv)
+    return np.where(preconditioned_components(m.model), est, x), x
 
 
 def within(x, ref, both=False):
