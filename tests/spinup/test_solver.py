@@ -712,6 +712,20 @@ def test_batched_difference_jacobian_of_a_few_cells_equals_the_column_by_column_
         assert np.max(np.abs(jac - j1) / scale) < 1e-5
 
 
+def test_a_subsets_forcing_is_taken_from_cell_major_arrays_on_the_host():
+    """The world's forcing is a cell-major array seen day-first (its cell axis last). A
+    cycle too large to keep on the device gives a subset's columns from it on the host."""
+    n, years = 1001, 21
+    rng = np.random.default_rng(0)
+    cycle = [{"t": rng.normal(size=(n, 3, 2)).transpose(1, 2, 0)} for _ in range(years)]
+    run = _Runner(cycle, {"active": np.ones(n, bool)}, None)
+    pad = np.array([5, 999, 5, 0])
+    for k in (0, years - 1):
+        f = run.forcing(k, pad)["t"]
+        assert isinstance(f, np.ndarray) and f.shape == (3, 2, 4)
+        np.testing.assert_array_equal(f, np.take(cycle[k]["t"], pad, axis=-1))
+
+
 @pytest.mark.parametrize("n", [12, 439, 4390])
 def test_subsets_are_padded_by_at_most_half_to_few_sizes(n):
     sizes = np.array([_bucket(m, n) for m in range(1, n + 1)])
