@@ -12,6 +12,7 @@ from bgctestbed.init import configured_cold_start
 from bgctestbed.model import ModelConfig, run_year, to_jax
 from bgctestbed.params.mimics import default_mimics_params
 from bgctestbed.spinup.criteria import cells_failing, equilibrium_criteria, soil_carbon
+from bgctestbed.spinup import solver
 from bgctestbed.spinup.solver import (CHECKS_SEEN, COMPILE_YEARS, _bucket, _merit, _mixing_weights,
                                       _newton_step, _Runner, accelerated_fixed_point, anderson_fixed_point,
                                       brute_force, follow_cycles, follow_merit, mean_year,
@@ -444,6 +445,57 @@ def test_accelerated_finds_the_analytic_fixed_point_of_an_affine_map(extra):
     np.testing.assert_allclose(np.asarray(g), xstar, rtol=1e-5)
     assert it < (8 if extra == 0.0 else 40)
     assert not plain.any() and not bad.any()
+
+
+def _trap_map(A, b, phi, limit):
+    """`cycle_survival` of pools x (all but the last component) and a last component z, a
+    mineral N stand-in that may go negative: G = (A x + b max(z', 0), z'), where z' = 1,
+    but -1 for good once z is negative or a pool exceeds `limit`. So a second, absorbing
+    steady state (z = -1, no input, pools empty), like a CASA-CN cell whose mineral N went
+    far below zero, which stops litter decomposition and plant uptake."""
+    Aj, bj, lphi = jnp.asarray(A), jnp.asarray(b), jnp.log(jnp.asarray(phi))
+
+    def cycle_survival(x, ph, idx=None):
+        r = slice(None) if idx is None else jnp.asarray(idx)
+        pools, z = x[r, :-1], x[r, -1]
+        z = jnp.where(jnp.any(pools > limit, axis=1) | (z < 0.0), -1.0, 1.0)
+        g = jnp.einsum("nij,nj->ni", Aj[r], pools) + bj[r] * jnp.maximum(z, 0.0)[:, None]
+        return jnp.concatenate([g, z[:, None]], axis=1), ph[r], lphi[r]
+
+    return cycle_survival
+
+
+@pytest.mark.parametrize("safeguard", [True, False])
+def test_a_step_that_sends_mineral_n_below_zero_is_taken_back(monkeypatch, safeguard):
+    """Anderson's weights can extrapolate far beyond the iterates. Here one mixing is forced
+    to do so and throws the pools into the basin of the trap state, where the cycle ends
+    with the `deficit` component below zero. The step is taken back: the cell returns to
+    its previous point and takes a plain cycle, and ends on the right fixed point. Without
+    the `deficit` mask it ends in the trap."""
+    A, b, _ = _affine_case(n=3, seed=3)
+    n, d = b.shape
+    phi = np.diagonal(A, axis1=1, axis2=2).copy()
+    xstar = np.linalg.solve(np.eye(d)[None] - A, b[..., None])[..., 0]
+    mixings = []
+
+    def wild(dF, f):
+        mixings.append(1)
+        gam = _mixing_weights(dF, f)
+        # the third mixing: 100 x the whole history's step beyond the last image
+        return np.full_like(gam, -100.0) if len(mixings) == 3 else gam
+
+    monkeypatch.setattr(solver, "_mixing_weights", wild)
+    x0 = np.ones((n, d + 1))
+    _, _, g, _, _, _, _ = accelerated_fixed_point(
+        _trap_map(A, b, np.concatenate([phi, np.ones((n, 1))], axis=1), 3.0 * xstar.max()),
+        jnp.asarray(x0), jnp.zeros(n, int), _sum_ctot, area_m2=np.ones(n), simulated=np.ones(n, bool),
+        nonneg=np.arange(d + 1) < d, precondition=np.arange(d + 1) < d, tight=1e-4, max_iter=80,
+        deficit=(np.arange(d + 1) == d) if safeguard else None)
+    if safeguard:
+        np.testing.assert_allclose(np.asarray(g)[:, :d], xstar, rtol=1e-5)
+        np.testing.assert_array_equal(np.asarray(g)[:, d], 1.0)
+    else:
+        np.testing.assert_array_equal(np.asarray(g)[:, d], -1.0)
 
 
 def test_settling_checks_are_dropped_once_they_have_shown_themselves_needless():

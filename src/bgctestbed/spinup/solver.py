@@ -199,6 +199,14 @@ def moving_components(cfg: ModelConfig) -> np.ndarray:
     return np.array([j for j, key in enumerate(_component_keys(cfg)) if key not in frozen])
 
 
+def deficit_components(cfg: ModelConfig) -> np.ndarray | None:
+    """Mask of the packed components that may fall below zero (mineral N, C+N only), None
+    where there are none."""
+    if not cfg.nitrogen:
+        return None
+    return np.array([key == ("nsoilmin", 0) for key in _component_keys(cfg)])
+
+
 def microbial_components(cfg: ModelConfig) -> np.ndarray:
     """Mask of the packed MIMICS microbial pools (C and N): Newton solves them in log
     coordinates (`_log_newton_step`)."""
@@ -995,7 +1003,7 @@ def steady_estimate(x, g, lsv):
 def accelerated_fixed_point(cycle_survival, x, phase, ctot, *, area_m2, simulated, nonneg,
                             precondition, settle=None, depth=ACCELERATED_DEPTH, max_iter=150, tight=0.5,
                             stall=50, extrapolate=False, checks=None, progress=None, history=None,
-                            years=lambda: 0):
+                            years=lambda: 0, deficit=None):
     """Anderson acceleration of the cycle map, preconditioned by each pool's turnover.
 
     `cycle_survival(x, phase, idx) -> (G, phase', s)` runs one cycle for the cells `idx` (None:
@@ -1018,6 +1026,15 @@ def accelerated_fixed_point(cycle_survival, x, phase, ctot, *, area_m2, simulate
     iterations stops too, unsettled: cells in year-to-year limit cycles of N-limited
     vegetation have no attracting fixed point. The loop ends when the criteria hold with
     margin (`_finished`), when no cell is left iterating, or after `max_iter` iterations.
+
+    `deficit`: mask of components that may fall below zero (mineral N). A step whose cycle
+    ends with one of them below zero and below where the cell's previous cycle ended is
+    taken back: the cell returns to its previous point and takes one plain cycle (its
+    mixing history restarts). In CASA-CN an extrapolated litter or SOM pool can make the
+    next cycle immobilise hundreds of g N m-2; with mineral N that far below zero, litter
+    decomposition and plant uptake stop, and the cell settles on a second steady state
+    without vegetation or soil C, which brute force from the same start does not reach
+    (docs/spinup.md).
 
     A settled cell still changes by up to `tight` x the criteria per cycle, which in a pool
     that turns over in millennia is far from its steady state in units of the criteria. With
@@ -1043,6 +1060,7 @@ def accelerated_fixed_point(cycle_survival, x, phase, ctot, *, area_m2, simulate
     cx, cg = np.array(ctot(x, phase)), np.array(ctot(g, phg))
     mc = _merit(x, g, cx, cg, settle, floor, tight)
     best, since = mc.copy(), np.zeros(n, int)
+    retry = np.zeros(n, bool)
     it = 0
     # a cell whose merit falls to 1 after an extrapolated step takes one plain cycle (its fast
     # pools may still be off the slow manifold); it is settled when the merit holds after it.
@@ -1082,18 +1100,26 @@ def accelerated_fixed_point(cycle_survival, x, phase, ctot, *, area_m2, simulate
             new[sel] = Hs[:, -1] - np.einsum("ni,nid->nd", gam, dH)
         # components without a turnover follow the cycle (mixing them drives MIMICS microbes
         # towards zero, from where they need years to grow back while cTOT looks settled)
-        new = np.where(check[:, None] | ~pre, gs, new)
-        count[idx[check]] = 0
+        plain = check | retry[idx]
+        new = np.where(plain[:, None] | ~pre, gs, new)
+        count[idx[plain]] = 0
         # pools stay positive: at most a 100-fold cut of the cycle's image per step
         new = np.where(nonneg, np.maximum(new, 0.01 * np.maximum(gs, 0.0)), new)
         ok = np.all(np.isfinite(new), axis=1)
         bad[idx] |= ~ok
         new = np.where(ok[:, None], new, gs)
         count[idx[~ok]] = 0
+        prev = (x[idx], phase[idx], g[idx], phg[idx], lsv[idx], cx[idx], cg[idx], mc[idx])
         x[idx], phase[idx] = new, phg[idx]
         g[idx], phg[idx], lsv[idx] = cycle_survival(x, phase, idx)
         cx[idx], cg[idx] = np.asarray(ctot(x, phase))[idx], np.asarray(ctot(g, phg))[idx]
         mc[idx] = _merit(x[idx], g[idx], cx[idx], cg[idx], settle, floor, tight)
+        if deficit is not None:
+            # a step whose cycle ends deeper in deficit than the last one is taken back
+            back = ~plain & np.any(deficit & (g[idx] < np.minimum(prev[2], 0.0)), axis=1)
+            retry[idx] = back
+            r = idx[back]
+            x[r], phase[r], g[r], phg[r], lsv[r], cx[r], cg[r], mc[r] = (a[back] for a in prev)
         checks["made"] += int(check.sum())
         checks["failed"] += int((check & (mc[idx] > 1.0)).sum())
         checked[idx] = check | _checks_needless(checks)
@@ -1298,7 +1324,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
             precondition=preconditioned_components(cfg),
             settle=settle, depth=anderson_depth,
             max_iter=max_iter, tight=tight, extrapolate=polish, checks=settling_checks,
-            progress=progress, history=history,
+            progress=progress, history=history, deficit=deficit_components(cfg),
             years=lambda: round(run.forward_years, 3))
     elif method == "anderson":
         xc, phc, gc, phg, it, fallback, out_of_bounds = anderson_fixed_point(
