@@ -1109,7 +1109,9 @@ def accelerated_fixed_point(cycle_survival, x, phase, ctot, *, area_m2, simulate
         bad[idx] |= ~ok
         new = np.where(ok[:, None], new, gs)
         count[idx[~ok]] = 0
-        prev = (x[idx], phase[idx], g[idx], phg[idx], lsv[idx], cx[idx], cg[idx], mc[idx])
+        # the cells' last point, to return to if their step is taken back (below)
+        prev = None if deficit is None else (x[idx], phase[idx], g[idx], phg[idx], lsv[idx], cx[idx],
+                                             cg[idx], mc[idx])
         x[idx], phase[idx] = new, phg[idx]
         g[idx], phg[idx], lsv[idx] = cycle_survival(x, phase, idx)
         cx[idx], cg[idx] = np.asarray(ctot(x, phase))[idx], np.asarray(ctot(g, phg))[idx]
