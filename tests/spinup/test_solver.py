@@ -764,12 +764,16 @@ def test_batched_difference_jacobian_of_a_few_cells_equals_the_column_by_column_
         assert np.max(np.abs(jac - j1) / scale) < 1e-5
 
 
-def test_a_subsets_forcing_is_taken_from_cell_major_arrays_on_the_host():
-    """The world's forcing is a cell-major array seen day-first (its cell axis last). A
-    cycle too large to keep on the device gives a subset's columns from it on the host."""
+@pytest.mark.parametrize("cell_major", [True, False])
+def test_a_subsets_forcing_is_taken_on_the_host_from_either_layout(cell_major):
+    """The run's world forcing is a cell-major array seen day-first (its cell axis last), a
+    year read whole is day-first. A cycle too large to keep on the device gives a subset's
+    columns from either on the host."""
     n, years = 1001, 21
     rng = np.random.default_rng(0)
     cycle = [{"t": rng.normal(size=(n, 3, 2)).transpose(1, 2, 0)} for _ in range(years)]
+    if not cell_major:
+        cycle = [{"t": np.ascontiguousarray(f["t"])} for f in cycle]
     run = _Runner(cycle, {"active": np.ones(n, bool)}, None)
     pad = np.array([5, 999, 5, 0])
     for k in (0, years - 1):
