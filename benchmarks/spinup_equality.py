@@ -26,8 +26,8 @@ from bgctestbed.config import load_config
 from bgctestbed.errors import BgcError
 from bgctestbed.io.checkpoint import read_restart
 from bgctestbed.physics.mimics import MimicsPools
-from bgctestbed.spinup.solver import (_component_keys, _ctot, _Runner, pack, preconditioned_components,
-                                      slow_components, steady_estimate)
+from bgctestbed.spinup.solver import (_component_keys, _ctot, _Runner, litter_soil_modes, pack,
+                                      preconditioned_components, slow_components, steady_estimate)
 from bgctestbed.workflow import build_members, open_source
 
 
@@ -35,7 +35,7 @@ def one_step_estimate(x0, phase, cycle, m):
     """The one-step steady-state estimate (packed state) from the packed state x0 (CASA soil),
     and the state after one cycle."""
     x, _, lsv = _Runner(cycle, m.pj, m.model).cycle_survival(x0, phase)
-    est = steady_estimate(np.asarray(x0), x, lsv)
+    est = steady_estimate(np.asarray(x0), x, lsv, litter_soil_modes(m.pj, m.model))
     return np.where(preconditioned_components(m.model), est, x), x
 
 

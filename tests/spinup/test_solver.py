@@ -11,13 +11,15 @@ from bgctestbed.errors import BgcError
 from bgctestbed.init import configured_cold_start
 from bgctestbed.model import ModelConfig, run_year, to_jax
 from bgctestbed.params.mimics import default_mimics_params
+from bgctestbed.physics import casa_soil as cs
 from bgctestbed.spinup.criteria import cells_failing, equilibrium_criteria, soil_carbon
 from bgctestbed.spinup import solver
 from bgctestbed.spinup.solver import (CHECKS_SEEN, COMPILE_YEARS, _bucket, _merit, _mixing_weights,
                                       _newton_step, _Runner, accelerated_fixed_point, anderson_fixed_point,
-                                      brute_force, follow_cycles, follow_merit, mean_year,
-                                      moving_components, newton_fixed_point, pack, slow_components,
-                                      solve_periodic, steady_estimate, unstable_fixed_points)
+                                      brute_force, follow_cycles, follow_merit, litter_soil_modes,
+                                      mean_year, moving_components, newton_fixed_point, pack,
+                                      slow_components, solve_periodic, steady_estimate, triangular_modes,
+                                      unstable_fixed_points)
 
 CONFIGS = {"CASA-C": ("casa", False), "CASA-CN": ("casa", True),
            "MIMICS-C": ("mimics", False), "MIMICS-CN": ("mimics", True)}
@@ -565,6 +567,75 @@ def test_the_one_step_estimate_is_the_steady_state_of_first_order_pools():
     est = steady_estimate(x, g, np.log(np.diagonal(A, axis1=1, axis2=2)))
     np.testing.assert_allclose(est, xstar, rtol=1e-10)
     assert np.max(np.abs(g - xstar)) > 1e3
+
+
+def test_the_step_by_modes_is_the_steady_state_of_pools_that_feed_each_other():
+    """Pools that pass their losses on (litter to SOM, fast to slow SOM), all at rates that
+    are constants times one daily scalar: the cycle maps x to Phi x + c, Phi the product of
+    the days' I + s(t) A. From the eigenvectors of A and the pools' own survivals the step
+    reaches the fixed point in one go; pool by pool it does not. Cell 2 has two equal rates,
+    one pool feeding the other (no basis of eigenvectors): it takes the pool-by-pool step."""
+    rng = np.random.default_rng(7)
+    n, b = 4, 5
+    rates = rng.uniform(1e-4, 0.2, (n, b))
+    rates[2, 1] = rates[2, 0]
+    a = -np.stack([np.diag(r) for r in rates]) + np.tril(rng.uniform(0.05, 0.3, (n, b, b)), -1) * rates[:, None, :]
+    s = rng.uniform(0.0, 2.0, 730)
+    phi = np.broadcast_to(np.eye(b), (n, b, b)).copy()
+    for st in s:
+        phi = np.einsum("nij,njk->nik", np.eye(b) + st * a, phi)
+    c = rng.uniform(1.0, 10.0, (n, b))
+    xstar = np.linalg.solve(np.eye(b) - phi, c[..., None])[..., 0]
+    x = np.full((n, b), 50.0)
+    g = np.einsum("nij,nj->ni", phi, x) + c
+    lsv = np.log(np.diagonal(phi, axis1=1, axis2=2))
+    v, w = triangular_modes(a)
+    assert np.isnan(v[2]).all() and np.isfinite(v[[0, 1, 3]]).all()
+    est = steady_estimate(x, g, lsv, (np.arange(b), v, w))
+    plain = steady_estimate(x, g, lsv)
+    good = [0, 1, 3]
+    np.testing.assert_allclose(est[good], xstar[good], rtol=1e-8)
+    assert np.max(np.abs(plain[good] - xstar[good]) / xstar[good]) > 0.05
+    np.testing.assert_array_equal(est[2], plain[2])
+
+
+def test_the_decay_matrix_is_delsoils_litter_and_soil_carbon_flux(grid):
+    sites, _ = grid
+    _, p, _ = configured_cold_start("casa", True, sites)
+    pj = to_jax(p)
+    rng = np.random.default_rng(3)
+    n = sites.n
+    klit, ksoil = rng.uniform(0.0, 0.05, (n, 3)), rng.uniform(0.0, 0.01, (n, 3))
+    clit, csoil, inflow = rng.uniform(0, 500, (n, 3)), rng.uniform(0, 5000, (n, 3)), rng.uniform(0, 5, (n, 3))
+    d = cs.delsoil(jnp.asarray(klit), jnp.asarray(ksoil), jnp.asarray(clit), jnp.asarray(csoil),
+                   jnp.asarray(inflow), pj)
+    a = np.asarray(cs.decay_matrix(jnp.asarray(klit), jnp.asarray(ksoil), pj))
+    change = np.einsum("nij,nj->ni", a, np.concatenate([clit, csoil], 1)) + np.concatenate(
+        [inflow, np.zeros((n, 3))], 1)
+    act = np.asarray(p["active"], bool)
+    np.testing.assert_allclose(change[act], np.concatenate([d["dclitter"], d["dcsoil"]], 1)[act],
+                               rtol=1e-12, atol=1e-12)
+    assert not np.triu(a, 1).any()
+
+
+def test_the_litter_and_soil_modes_give_the_models_map_of_those_pools(grid):
+    """CASA-C, three years of the cycle: the litter and SOM C block of the exact Jacobian
+    (forward-mode tangents) equals V diag(survival) V^-1 from the decay modes and the
+    survivals the model reports, in the cells whose six pools are above zero (the tangent
+    of a pool clamped at zero is halved each day)."""
+    sites, cycle, pj, cfg, st, act = _setup(grid, "CASA-C", years=10)
+    run = _Runner(cycle, pj, cfg)
+    x, ph = pack(st, cfg), jnp.asarray(st.phase)
+    comps, v, w = litter_soil_modes(pj, cfg)
+    _, _, jac = run.cycle_jacobian(x, ph, cols=comps, by="jvp")
+    _, _, lsv = run.cycle_survival(x, ph)
+    block = np.asarray(jac)[:, comps][:, :, comps]
+    modes = np.einsum("nij,nj,njk->nik", v, np.exp(lsv[:, comps]), w)
+    assert np.isfinite(modes[act]).all()
+    smooth = act & np.all(np.asarray(x)[:, comps] > 0, axis=1)
+    assert smooth.sum() >= 6
+    np.testing.assert_allclose(modes[smooth], block[smooth], rtol=0, atol=1e-9)
+    assert np.abs(block[smooth][:, 3:, :3]).max() > 1e-2       # litter does feed SOM over the cycle
 
 
 def test_a_pool_without_decay_has_no_steady_state_and_is_reported():

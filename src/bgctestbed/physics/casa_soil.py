@@ -6,6 +6,7 @@ and mineral N. First-order decay with temperature/moisture scalars; explicit Eul
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 from .environment import f_temp_decomp, f_water_decomp
@@ -40,6 +41,20 @@ def decay_rates(xklitter, xksoil, p):
                        y * sr[:, SLOW] * jnp.where(crop, 1.5, 1.0),
                        y * sr[:, PASS] * jnp.where(crop, 1.5, 1.0)], -1)
     return jnp.where(p["active"][:, None], klit, 0.0), ksoil
+
+
+def decay_matrix(klit, ksoil, p):
+    """The day's litter and SOM C fluxes as a matrix (n, 6, 6) [to, from] over the pools
+    (metabolic, structural, CWD, mic, slow, passive): d(pools)/dt = A pools + plant inputs,
+    as in `delsoil`. Lower triangular: C flows from litter to SOM and from faster to slower SOM
+    only."""
+    k = jnp.concatenate([klit, ksoil], -1)
+    sts = p["fromStoS"]
+    a = -jax.vmap(jnp.diag)(k)
+    a = a.at[:, 3 + MIC, :3].set(p["fromLtoS_mic_3"] * klit).at[:, 3 + SLOW, :3].set(
+        p["fromLtoS_slow_3"] * klit)
+    return a.at[:, 3 + SLOW, 3 + MIC].set(sts[:, 0] * ksoil[:, MIC]).at[:, 3 + PASS, 3 + MIC].set(
+        sts[:, 1] * ksoil[:, MIC]).at[:, 3 + PASS, 3 + SLOW].set(sts[:, 2] * ksoil[:, SLOW])
 
 
 def ncsoil_new(nsoilmin, p):

@@ -36,6 +36,7 @@ import numpy as np
 
 from ..errors import BgcError
 from ..model import ModelConfig, State, _year
+from ..physics import casa_soil as cs
 from ..physics.mimics import MimicsPools
 from .criteria import (LIMIT_CELL_REL, LIMIT_FRACTION, LIMIT_GLOBAL_PGC, Criteria, cell_limit, cells_failing,
                        equilibrium_criteria, soil_carbon)
@@ -205,6 +206,47 @@ def deficit_components(cfg: ModelConfig) -> np.ndarray | None:
     if not cfg.nitrogen:
         return None
     return np.array([key == ("nsoilmin", 0) for key in _component_keys(cfg)])
+
+
+def litter_soil_modes(p: dict, cfg: ModelConfig):
+    """The decay modes of the CASA litter and SOM C pools, for `steady_estimate`: (the packed
+    components of the pools metabolic, structural, CWD, mic, slow and passive; the
+    eigenvectors V (n, 6, 6) of the cells' decay matrices (`casa_soil.decay_matrix`) at the
+    environmental scalar 1, column j that of pool j's rate; their inverses). None for MIMICS.
+
+    All these pools decay at a constant rate times one daily temperature and moisture
+    scalar s(t) (casa.md §4.2), so their daily maps I + s(t) A commute and share A's
+    eigenvectors: over a cycle each mode is a first-order pool, whose survival is that of
+    the pool of the same rate. (With N limitation the litter rates have a second scalar, and
+    the modes are an approximation.)"""
+    if cfg.soil != "casa":
+        return None
+    klit, ksoil = cs.decay_rates(p["xkoptlitter"], p["xkoptsoil"], p)
+    keys = _component_keys(cfg)
+    comps = np.array([keys.index(("clitter", i)) for i in range(3)] + [keys.index(("csoil", i)) for i in range(3)])
+    return (comps,) + triangular_modes(np.asarray(cs.decay_matrix(klit, ksoil, p)))
+
+
+def triangular_modes(a):
+    """Eigenvectors V (n, b, b) of lower-triangular matrices a (n, b, b), column j that of the
+    eigenvalue a[:, j, j], and their inverses. Matrices without a basis of eigenvectors (two
+    equal rates, one pool feeding the other), or with one too ill-conditioned to use, get
+    NaN (`steady_estimate` then takes their pools one by one)."""
+    n, b, _ = a.shape
+    lam = np.diagonal(a, axis1=1, axis2=2)
+    v = np.zeros((n, b, b))
+    with np.errstate(all="ignore"):
+        for j in range(b):     # from row j down: (a v)_i = lam_j v_i
+            v[:, j, j] = 1.0
+            for i in range(j + 1, b):
+                num = np.einsum("nk,nk->n", a[:, i, j:i], v[:, j:i, j])
+                v[:, i, j] = np.where(num == 0.0, 0.0, num / (lam[:, j] - lam[:, i]))
+        ok = np.all(np.isfinite(v), axis=(1, 2))
+        ok[ok] = np.linalg.cond(v[ok]) < 1e8
+    v[~ok] = np.nan
+    w = np.full_like(v, np.nan)
+    w[ok] = np.linalg.inv(v[ok])
+    return v, w
 
 
 def microbial_components(cfg: ModelConfig) -> np.ndarray:
@@ -999,18 +1041,31 @@ def preconditioned_components(cfg: ModelConfig) -> np.ndarray:
                      for name, i in _component_keys(cfg)])
 
 
-def steady_estimate(x, g, lsv):
+def steady_estimate(x, g, lsv, modes=None):
     """One-step estimate of the periodic steady state from x, its image g = G(x) and the log
     survival lsv of each component over the cycle: x + (g - x) / (1 - phi), exact for a
     first-order pool (input u(t), loss k(t) x); a pool that keeps (nearly) all of itself has
-    no steady state within reach of one step: at most 1e5 x the cycle's change."""
-    return x + (g - x) / np.maximum(1.0 - np.exp(lsv), 1e-5)
+    no steady state within reach of one step: at most 1e5 x the cycle's change.
+
+    `modes` (`litter_soil_modes` of these cells): pools that pass their losses on to each
+    other take the same step mode by mode, x + V diag(1 / (1 - phi)) V^-1 (g - x), the
+    steady state of their linear cycle map given their inputs from elsewhere (the matrix form
+    of Xia et al. 2012); cells whose modes are NaN take it pool by pool."""
+    gain = 1.0 / np.maximum(1.0 - np.exp(lsv), 1e-5)
+    est = x + (g - x) * gain
+    if modes is not None:
+        comps, v, w = modes
+        ok = np.flatnonzero(np.all(np.isfinite(v), axis=(1, 2)))
+        d = (g - x)[ok][:, comps]
+        step = np.einsum("nij,nj->ni", v[ok], gain[ok][:, comps] * np.einsum("nij,nj->ni", w[ok], d))
+        est[np.ix_(ok, comps)] = x[np.ix_(ok, comps)] + step
+    return est
 
 
 def accelerated_fixed_point(cycle_survival, x, phase, ctot, *, area_m2, simulated, nonneg,
                             precondition, settle=None, depth=ACCELERATED_DEPTH, max_iter=150, tight=0.5,
                             stall=50, extrapolate=False, checks=None, progress=None, history=None,
-                            years=lambda: 0, deficit=None):
+                            years=lambda: 0, deficit=None, modes=None):
     """Anderson acceleration of the cycle map, preconditioned by each pool's turnover.
 
     `cycle_survival(x, phase, idx) -> (G, phase', s)` runs one cycle for the cells `idx` (None:
@@ -1023,7 +1078,8 @@ def accelerated_fixed_point(cycle_survival, x, phase, ctot, *, area_m2, simulate
     respiration) this one-step map is a good but inexact fixed-point iteration; each cell
     mixes its last `depth` iterates (Anderson, least squares in scaled components), which
     removes the few remaining slow or oscillating modes. Components outside `precondition`
-    take plain steps.
+    take plain steps. With `modes` (`litter_soil_modes`) the CASA litter and SOM C pools,
+    which pass their losses on to each other, take the step mode by mode (`steady_estimate`).
 
     A cell whose merit (`_merit`) reaches 1 takes one plain cycle and is settled (and stops)
     if the merit still holds after it, until these checks have shown themselves needless
@@ -1064,6 +1120,11 @@ def accelerated_fixed_point(cycle_survival, x, phase, ctot, *, area_m2, simulate
     count = np.zeros(n, int)
     bad = np.zeros(n, bool)
     g, phg, lsv = (np.array(a) for a in cycle_survival(x, phase, None))
+
+    def estimate(xs, gs, rows):
+        return steady_estimate(xs, gs, lsv[rows], None if modes is None else
+                               (modes[0], modes[1][rows], modes[2][rows]))
+
     cx, cg = np.array(ctot(x, phase)), np.array(ctot(g, phg))
     mc = _merit(x, g, cx, cg, settle, floor, tight)
     best, since = mc.copy(), np.zeros(n, int)
@@ -1088,7 +1149,7 @@ def accelerated_fixed_point(cycle_survival, x, phase, ctot, *, area_m2, simulate
         idx = np.flatnonzero(todo)
         check = mc[idx] <= 1.0
         xs, gs = x[idx], g[idx]
-        h = np.where(pre, steady_estimate(xs, gs, lsv[idx]), gs)
+        h = np.where(pre, estimate(xs, gs, idx), gs)
         row = np.minimum(count[idx], depth)
         # shift full histories, append the new pair
         full = count[idx] >= depth + 1
@@ -1136,7 +1197,7 @@ def accelerated_fixed_point(cycle_survival, x, phase, ctot, *, area_m2, simulate
         best[idx] = np.minimum(best[idx], mc[idx])
     unsettled = sim & ((mc > 1.0) | ~checked)
     if extrapolate:
-        est = steady_estimate(x, g, lsv)
+        est = estimate(x, g, slice(None))
         g = np.where(pre & ~unsettled[:, None], np.where(nonneg, np.maximum(est, 0.0), est), g)
     return x, phase, g, phg, it, unsettled, bad & sim
 
@@ -1334,6 +1395,7 @@ def solve_periodic(state: State, cycle: Sequence[dict], p: dict, cfg: ModelConfi
             settle=settle, depth=anderson_depth,
             max_iter=max_iter, tight=tight, extrapolate=polish, checks=settling_checks,
             progress=progress, history=history, deficit=deficit_components(cfg),
+            modes=litter_soil_modes(p, cfg),
             years=lambda: round(run.forward_years, 3))
     elif method == "anderson":
         xc, phc, gc, phg, it, fallback, out_of_bounds = anderson_fixed_point(
