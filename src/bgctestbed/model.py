@@ -188,14 +188,17 @@ def day_step(state: State, met: dict, p: dict, cfg: ModelConfig, npp_scalar=1.0)
                     met["ndep"], p["Nminfix"], nflux, rp["crp"])
     out.update(budget)
     if cfg.loss_rates:
-        out.update(_survival(cplant=kpl, nplant=_plant_n_loss_rate(kpl, fracnalloc, p), clitter=klit,
+        out.update(_survival(cplant=kpl, nplant=_plant_n_loss_rate(kpl, fracnalloc, p, n_on), clitter=klit,
                              nlitter=klit, csoil=ksoil, nsoil=ksoil))
     return new, out
 
 
-def _plant_n_loss_rate(kpl, fracnalloc, p):
+def _plant_n_loss_rate(kpl, fracnalloc, p, n_on):
     """Specific loss rate of plant N (d-1): turnover times the share not retranslocated
-    (all of it from leaves that get no new N), as in `delplant_n`."""
+    (all of it from leaves that get no new N), as in `delplant_n`. C-only runs set plant N
+    from plant C every day (casa_ndummy), so it is lost at the rate of plant C."""
+    if not n_on:
+        return kpl
     ft = p["ftransNPtoL_3"]
     leaf = jnp.where(fracnalloc[:, 0] == 0.0, 1.0, ft[:, 0])
     return kpl * jnp.stack([leaf, ft[:, 1], ft[:, 2]], -1)
@@ -337,7 +340,7 @@ def _mimics_day(state: State, met: dict, p: dict, cfg: ModelConfig, c: dict):
         one = jnp.ones_like(kcwd)
         klit = jnp.stack([one, one, kcwd], -1)
         hourly = mim.specific_loss_rates(state.mim, drivers, cellp, mp, n_on)
-        out.update(_survival(cplant=kpl, nplant=_plant_n_loss_rate(kpl, fracnalloc, p), clitter=klit,
+        out.update(_survival(cplant=kpl, nplant=_plant_n_loss_rate(kpl, fracnalloc, p, n_on), clitter=klit,
                              nlitter=klit))
         # 24 hourly steps at the day's start rates
         out.update(_survival(mim.HOURS, **hourly))

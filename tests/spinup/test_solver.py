@@ -777,6 +777,29 @@ def test_loss_rates_give_the_exact_survival_of_linear_pools(grid):
         np.testing.assert_allclose(np.asarray(acc["sv:csoil"][:, pool])[act], phi[act], rtol=1e-9)
 
 
+@pytest.mark.parametrize("name", ["CASA-C", "MIMICS-C", "CASA-CN"])
+def test_plant_n_of_c_only_runs_survives_as_plant_c_and_keeps_its_ratio_in_a_step(grid, name):
+    """C-only runs set plant N from plant C every day, so its reported survival is plant
+    C's, and the one-step estimate keeps wood and root N at their ratio to wood and root C
+    (with N's own survival the estimate moved plant N away from it, and the next cycle's
+    reset looked like a change of wood N that held the cells: docs/spinup.md). With N,
+    plant N is retranslocated and survives better than plant C."""
+    sites, cycle, pj, cfg, st, act = _setup(grid, name, years=5)
+    run = _Runner(cycle[:1], pj, cfg)
+    x, ph = pack(st, cfg), jnp.asarray(st.phase)
+    g, _, lsv = run.cycle_survival(x, ph)
+    keys = solver._component_keys(cfg)
+    c = [keys.index(("cplant", i)) for i in (1, 2)]
+    n = [keys.index(("nplant", i)) for i in (1, 2)]
+    if cfg.nitrogen:
+        assert np.all(lsv[act][:, n] >= lsv[act][:, c]) and np.any(lsv[act][:, n] > lsv[act][:, c])
+        return
+    np.testing.assert_array_equal(lsv[:, n], lsv[:, c])
+    est = steady_estimate(np.asarray(x), g, lsv)
+    ratio = np.asarray(pj["ratioNCplant_3"])[:, 1:]
+    np.testing.assert_allclose(est[act][:, n], est[act][:, c] * ratio[act], rtol=1e-12)
+
+
 @pytest.mark.parametrize("name", ["CASA-CN", "MIMICS-C"])
 def test_difference_jacobian_matches_the_exact_one(grid, name):
     """The default one-sided-difference Jacobian of a year against forward-mode tangents
