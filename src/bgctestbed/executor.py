@@ -118,10 +118,17 @@ class DaskExecutor(LocalExecutor):
             self.client = Client(self.cluster)
         # float64 on every worker (present and future) before it unpickles any array
         self.client.register_plugin(_Float64())
+        # a local cluster's workers may still be registering when it returns (a loaded
+        # machine: "no workers" once in a test suite run)
+        try:
+            self.client.wait_for_workers(workers if self.cluster else 1, timeout=120 if self.cluster else 30)
+        except TimeoutError:
+            pass
         self.addresses = sorted(self.client.scheduler_info()["workers"])
         if not self.addresses:
             self.close()
-            raise ConfigError(f"the dask cluster at {scheduler} has no workers")
+            where = f"at {scheduler}" if scheduler else f"started here ({workers} workers asked for)"
+            raise ConfigError(f"the dask cluster {where} has no workers")
         self.workers = len(self.addresses)
         self.bounds = chunk_bounds(n, -(-n // chunk_cells) if chunk_cells else self.workers)
         self.owner = [self.addresses[i % self.workers] for i in range(self.nchunks)]
