@@ -6,7 +6,6 @@ and mineral N. First-order decay with temperature/moisture scalars; explicit Eul
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 from .environment import f_temp_decomp, f_water_decomp
@@ -50,7 +49,7 @@ def decay_matrix(klit, ksoil, p):
     only."""
     k = jnp.concatenate([klit, ksoil], -1)
     sts = p["fromStoS"]
-    a = -jax.vmap(jnp.diag)(k)
+    a = -k[:, :, None] * jnp.eye(6)
     a = a.at[:, 3 + MIC, :3].set(p["fromLtoS_mic_3"] * klit).at[:, 3 + SLOW, :3].set(
         p["fromLtoS_slow_3"] * klit)
     return a.at[:, 3 + SLOW, 3 + MIC].set(sts[:, 0] * ksoil[:, MIC]).at[:, 3 + PASS, 3 + MIC].set(
