@@ -211,6 +211,25 @@ def test_later_rounds_make_the_late_jacobian_only_for_cells_whose_steps_fail():
     assert set(asked) == {1}
 
 
+def test_a_cell_whose_newton_target_is_out_of_bounds_follows_the_cycle_during_the_iterations():
+    """Below a bound on cTOT at half its fixed point's, the cell's Newton target is out of
+    bounds at every iteration, so it takes plain steps. Without relaxation cycles (as on a
+    cycle of many years) each must still be a cycle of the map: after k iterations the cell
+    is at G^k(x0). (A plain step from x itself only computes its image again.)"""
+    A, b, xstar = _affine_case(n=1, seed=2, slow=0.8)
+    d = b.shape[1]
+    x, _, g, _, it, fallback, oob = newton_fixed_point(
+        *_affine_maps(A, b), jnp.ones((1, d)), jnp.zeros(1, int), _sum_ctot, area_m2=np.ones(1),
+        simulated=np.ones(1, bool), nonneg=np.ones(d, bool), relax=0,
+        ctot_max=0.5 * float(xstar.sum()), rounds=1, max_cycles=0)
+    xb = np.ones(d)
+    for _ in range(it):
+        xb = A[0] @ xb + b[0]
+    assert it >= 4
+    np.testing.assert_allclose(np.asarray(x)[0], xb, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(g)[0], A[0] @ xb + b[0], rtol=1e-12)
+
+
 def test_a_pool_at_zero_stepping_below_it_does_not_stall_the_others():
     """The slow last pool is at zero, its steady state; a wrong Jacobian entry gives it a
     Newton step 1000 x the first pool's, negative: it stays at zero (the clamp), and the

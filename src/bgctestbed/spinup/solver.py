@@ -840,8 +840,12 @@ def newton_fixed_point(jacobian, cycle_map, x, phase, ctot, *, area_m2, simulate
             rj, ly = rho[idx][:, None], lam[:, None] * dy
             xt = np.where(logm, xs * np.exp(np.clip(ly, -rj, rj)), xs + ly)
             xt = np.where(nonneg, np.maximum(xt, 0.0), xt)
+            # a plain step starts from the cell's image, which is known: its judging cycle is
+            # the next plain cycle (from x itself, with no relaxation cycles, it would only
+            # compute the image again and the cell would not move)
+            xt = np.where(plain[:, None], gs, xt)
             # relaxation cycles, then the cycle that judges the step
-            full_x, full_ph = _put(x, idx, xt), phase
+            full_x, full_ph = _put(x, idx, xt), _put(phase, idx, np.where(plain, phg[idx], phase[idx]))
             for _ in range(relax):
                 xt, pht = cycle_map(full_x, full_ph, idx)
                 full_x, full_ph = _put(x, idx, xt), _put(phase, idx, pht)
