@@ -23,6 +23,8 @@ def register(sub) -> None:
                    help="run chunks of cells on N dask worker processes on this machine (compute.workers)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run chunks of cells on the dask cluster at ADDRESS (compute.scheduler)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="run chunks of cells side by side in N threads of this process (compute.threads)")
     p.add_argument("--device", choices=("cpu", "gpu"), help="JAX platform (compute.device)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
     p.set_defaults(func=_run)
@@ -45,9 +47,11 @@ def _run(args) -> int:
         raise ConfigError("give --workers or --scheduler, not both")
     if args.workers is not None and args.workers < 0:
         raise ConfigError("--workers must not be negative")
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError("--threads must be at least 1")
     if args.path and args.path.endswith(".lst"):
-        if args.resume or args.output_dir or args.workers is not None or args.scheduler:
-            raise ConfigError("--resume, --output-dir, --workers and --scheduler apply to TOML "
+        if args.resume or args.output_dir or args.workers is not None or args.scheduler or args.threads:
+            raise ConfigError("--resume, --output-dir, --workers, --scheduler and --threads apply to TOML "
                               "configurations, not .lst files")
         if args.device:
             from .executor import select_device
@@ -65,6 +69,11 @@ def _run(args) -> int:
         comp.update(workers=args.workers, scheduler="")
     if args.scheduler:
         comp.update(scheduler=args.scheduler, workers=0)
+    if args.threads is not None:
+        comp["threads"] = args.threads
+    if comp["threads"] > 1 and (comp["workers"] or comp["scheduler"]):
+        raise ConfigError("--threads (compute.threads) applies to runs in this process, not with dask "
+                          "workers or a scheduler")
     if args.device:
         comp["device"] = args.device
     from .executor import select_device

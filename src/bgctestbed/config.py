@@ -90,7 +90,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
                        "process; results are identical)"),
         "scheduler": Key(str, "", "address of a running dask scheduler to use instead (e.g. "
                          "'tcp://host:8786'; '' = none)"),
-        "chunk_cells": Key(int, 0, "cells per chunk (0 = one chunk per worker, or all cells in one "
+        "threads": Key(int, 1, "in this process: chunks of cells run side by side in this many threads "
+                       "(a chunk's year runs on one core; up to the number of cores); 1 = one chunk "
+                       "at a time"),
+        "chunk_cells": Key(int, 0, "cells per chunk (0 = one chunk per worker or thread, or all cells in one "
                            "process); the steady-state solver decides per chunk, so give the same "
                            "value to reproduce a distributed solver run in one process"),
         "device": Key(str, "", "JAX platform: 'cpu', 'gpu' or '' (JAX's default)", ("", "cpu", "gpu")),
@@ -177,6 +180,11 @@ def _validate(c: dict, where: str):
             raise ConfigError(f"{where}: compute.{k} must not be negative")
     if c["compute"]["workers"] and c["compute"]["scheduler"]:
         raise ConfigError(f"{where}: give compute.workers or compute.scheduler, not both")
+    if c["compute"]["threads"] < 1:
+        raise ConfigError(f"{where}: compute.threads must be at least 1")
+    if c["compute"]["threads"] > 1 and (c["compute"]["workers"] or c["compute"]["scheduler"]):
+        raise ConfigError(f"{where}: compute.threads applies to runs in this process, not with dask "
+                          "workers or a scheduler")
     for k in ("prespin_years", "min_cycles"):
         if c["spinup"][k] < 0:
             raise ConfigError(f"{where}: spinup.{k} must not be negative")

@@ -13,6 +13,8 @@ interface and never looks at where a chunk lives:
 
 Locally a handle is the value itself, and with a single chunk (the default) `split` and
 `gather` pass values through untouched, so the in-process run is the plain vectorised run.
+With `threads` > 1 the in-process chunks (one per thread unless `chunk_cells` says otherwise)
+run side by side: XLA runs a chunk's year on one core.
 With dask a handle is a future pinned to the worker that owns the chunk: a chunk's state,
 forcing and parameters stay on one worker and only the small state and the outputs move.
 XLA on CPU gives elementwise-identical results for any split of the cells (checked for CASA
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import operator
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import jax
 import numpy as np
@@ -54,12 +57,19 @@ def _join(parts: list, axis: int):
 
 
 class LocalExecutor:
-    """Chunks run one after the other in this process."""
+    """Chunks run in this process: one after the other, or side by side in `threads` threads.
+    XLA runs a year on one core, so threads use the others (2-core machine, the world's year
+    in two halves side by side against whole: CASA-CN 0.45 s against 0.63-0.72 s, MIMICS-C
+    0.75-0.79 s against 1.53-1.60 s). The results are those of the same chunks one after
+    the other."""
 
     workers = 0
+    _pool = None
 
-    def __init__(self, n: int, chunk_cells: int = 0):
-        self.bounds = chunk_bounds(n, -(-n // chunk_cells) if chunk_cells else 1)
+    def __init__(self, n: int, chunk_cells: int = 0, threads: int = 1):
+        self.bounds = chunk_bounds(n, -(-n // chunk_cells) if chunk_cells else max(threads, 1))
+        if threads > 1 and self.nchunks > 1:
+            self._pool = ThreadPoolExecutor(threads, thread_name_prefix="bgctestbed-chunk")
 
     @property
     def nchunks(self) -> int:
@@ -74,7 +84,10 @@ class LocalExecutor:
         return x
 
     def map(self, fn, *args) -> list:
-        return [fn(*(a[i] if isinstance(a, list) else a for a in args)) for i in range(self.nchunks)]
+        calls = [[a[i] if isinstance(a, list) else a for a in args] for i in range(self.nchunks)]
+        if self._pool is None:
+            return [fn(*c) for c in calls]
+        return list(self._pool.map(lambda c: fn(*c), calls))
 
     def pick(self, handles: list, i: int) -> list:
         return [h[i] for h in handles]
@@ -93,7 +106,8 @@ class LocalExecutor:
         return _join(handles, axis)
 
     def close(self) -> None:
-        pass
+        if self._pool is not None:
+            self._pool.shutdown()
 
 
 class DaskExecutor(LocalExecutor):
@@ -187,7 +201,7 @@ def make_executor(n: int, compute: dict) -> LocalExecutor:
     if compute["workers"] or compute["scheduler"]:
         return DaskExecutor(n, compute["chunk_cells"], workers=compute["workers"],
                             scheduler=compute["scheduler"])
-    return LocalExecutor(n, compute["chunk_cells"])
+    return LocalExecutor(n, compute["chunk_cells"], compute["threads"])
 
 
 def select_device(kind: str) -> None:
