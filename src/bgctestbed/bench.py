@@ -4,8 +4,9 @@ The world's 4390 cells are tiled to the requested sizes (fewer: its first cells,
 the reference global grid; more: its cells repeated), so the cost per cell and its scaling with
 the number of cells can be read from one table. Each run compiles and runs a first year
 (reported as `compile_s`, the first year's time less a timed year's), then times `years` years. With `--workers` the same runs go
-through dask workers (chunks of cells, as `run --workers`). Peak memory is the process's
-maximum resident size so far (the driver's; dask workers are separate processes), also per
+through dask workers (chunks of cells, as `run --workers`); with `--threads` the in-process runs
+split the cells into chunks run side by side in threads (as `run --threads`). Peak memory is
+the process's maximum resident size so far (the driver's; dask workers are separate processes), also per
 cell. `--spinup` adds, for the in-process rows, the steady-state solver on the one-year
 cycle 1901 after a 20-year prespin (`spinup.method = "solver"`): its wall time, cost in
 forward-equivalent years and whether the equilibrium criteria hold
@@ -24,7 +25,7 @@ import numpy as np
 
 from .errors import ConfigError
 
-COLUMNS = ["configuration", "cells", "workers", "compile_s", "year_s", "us_per_cell_day", "ratio",
+COLUMNS = ["configuration", "cells", "workers", "threads", "compile_s", "year_s", "us_per_cell_day", "ratio",
            "peak_rss_mb", "kb_per_cell"]
 SPINUP_COLUMNS = ["spinup_s", "spinup_fwd_eq_years", "spinup_converged"]
 PRESPIN_YEARS = 20
@@ -40,6 +41,8 @@ def register(sub) -> None:
                         "e.g. 1000,4000,16000,64000 for scaling)")
     p.add_argument("--workers", default="0",
                    help="comma-separated dask worker counts, 0 = in process (default: 0)")
+    p.add_argument("--threads", default="1",
+                   help="comma-separated thread counts for the in-process runs (default: 1)")
     p.add_argument("--years", type=int, default=1, help="timed years per run after the first (default: 1)")
     p.add_argument("--spinup", action="store_true",
                    help="also time the steady-state solver (in-process rows; 10 s to minutes per "
@@ -71,7 +74,7 @@ def _bench(args) -> int:
         raise ConfigError("--years must be at least 1")
     select_device(args.device or "")
     rows = bench(confs, _ints(args.cells, "cells", 1), _ints(args.workers, "workers", 0), args.years,
-                 spinup=args.spinup, progress=print)
+                 spinup=args.spinup, progress=print, threads=_ints(args.threads, "threads", 1))
     columns = COLUMNS + (SPINUP_COLUMNS if args.spinup else [])
     print(format_table(rows, columns))
     from .io.atomic import write_text
@@ -86,10 +89,11 @@ def _bench(args) -> int:
 
 
 def bench(configurations, cells, workers, years: int = 1, spinup: bool = False,
-          progress=None) -> list[dict]:
-    """One row per (configuration, cells, workers); `ratio`: time per cell-day relative to the
-    configuration's first row (the same process, the same machine). `spinup`: the in-process
-    rows also carry the solver's cost (`SPINUP_COLUMNS`)."""
+          progress=None, threads=(1,)) -> list[dict]:
+    """One row per (configuration, cells, workers), in process (0 workers) once per number of
+    `threads`; `ratio`: time per cell-day relative to the configuration's first row (the same
+    process, the same machine). `spinup`: the first in-process row of each number of cells
+    also carries the solver's cost (`SPINUP_COLUMNS`; the solver runs in one thread)."""
     import jax
 
     from .config import parse_config
@@ -107,8 +111,9 @@ def bench(configurations, cells, workers, years: int = 1, spinup: bool = False,
             sites = subset_sites(world.sites, idx)
             m = build_members(parse_config({"run": {"configurations": [name]}}), sites)[0]
             forcing = f_world.model_inputs(idx, np.float32)
-            for nw in workers:
-                ex = DaskExecutor(n, workers=nw) if nw else LocalExecutor(n)
+            spun = not spinup
+            for nw, nt in [(nw, t) for nw in workers for t in (threads if nw == 0 else (1,))]:
+                ex = DaskExecutor(n, workers=nw) if nw else LocalExecutor(n, threads=nt)
                 try:
                     pc, mc = ex.split(m.pj), ex.share(m.model)
                     f = ex.map(to_device, ex.split(forcing, axis=-1))
@@ -130,11 +135,12 @@ def bench(configurations, cells, workers, years: int = 1, spinup: bool = False,
                 per = year_s / (n * 365) * 1e6
                 base = base or per
                 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss       # kB
-                row = dict(configuration=name, cells=n, workers=nw, compile_s=round(max(first - year_s, 0.0), 2),
+                row = dict(configuration=name, cells=n, workers=nw, threads=nt, compile_s=round(max(first - year_s, 0.0), 2),
                            year_s=round(year_s, 3), us_per_cell_day=round(per, 3), ratio=round(per / base, 3),
                            peak_rss_mb=round(rss / 1024, 1), kb_per_cell=round(rss / n, 1))
-                if spinup and not nw:
+                if not (spun or nw):
                     row.update(_spinup_cost(m, sites, forcing))
+                    spun = True
                 rows.append(row)
                 if progress:
                     progress(" ".join(f"{k}={v}" for k, v in row.items()))
