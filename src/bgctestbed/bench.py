@@ -3,14 +3,15 @@
 The world's 4390 cells are tiled to the requested sizes (fewer: its first cells, e.g. 4263 as
 the reference global grid; more: its cells repeated), so the cost per cell and its scaling with
 the number of cells can be read from one table. Each run compiles and runs a first year
-(reported as `compile_s`, the first year's time less a timed year's), then times `years` years. With `--workers` the same runs go
-through dask workers (chunks of cells, as `run --workers`); with `--threads` the in-process runs
-split the cells into chunks run side by side in threads (as `run --threads`). Peak memory is
-the process's maximum resident size so far (the driver's; dask workers are separate processes), also per
-cell. `--spinup` adds, for the in-process rows, the steady-state solver on the one-year
-cycle 1901 after a 20-year prespin (`spinup.method = "solver"`): its wall time, cost in
-forward-equivalent years and whether the equilibrium criteria hold
-(`benchmarks/spinup_solver.py` compares it with brute force).
+(reported as `compile_s`, the first year's time less a timed year's), then times `years`
+years. With `--workers` the same runs go through dask workers (chunks of cells, as `run
+--workers`); with `--threads` the in-process runs split the cells into chunks run side by side
+in threads (as `run --threads`). Peak memory is the process's maximum resident size so far
+(the driver's; dask workers are separate processes), also per cell. `--spinup` adds, to the
+first in-process row of each size, the steady-state solver on the one-year cycle 1901 after a
+20-year prespin (`spinup.method = "solver"`): its wall time, cost in forward-equivalent years
+and whether the equilibrium criteria hold (`benchmarks/spinup_solver.py` compares it with
+brute force).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def register(sub) -> None:
                    help="comma-separated thread counts for the in-process runs (default: 1)")
     p.add_argument("--years", type=int, default=1, help="timed years per run after the first (default: 1)")
     p.add_argument("--spinup", action="store_true",
-                   help="also time the steady-state solver (in-process rows; 10 s to minutes per "
+                   help="also time the steady-state solver (first in-process row per size; 10 s to minutes per "
                         "configuration on the world, MIMICS-CN over 15 min)")
     p.add_argument("--device", choices=("cpu", "gpu"), help="JAX platform")
     p.add_argument("--csv", default="bench.csv", help="table as CSV (default: bench.csv)")
@@ -111,7 +112,7 @@ def bench(configurations, cells, workers, years: int = 1, spinup: bool = False,
             sites = subset_sites(world.sites, idx)
             m = build_members(parse_config({"run": {"configurations": [name]}}), sites)[0]
             forcing = f_world.model_inputs(idx, np.float32)
-            spun = not spinup
+            solver_due = spinup          # once per size: the solver runs in one thread
             for nw, nt in [(nw, t) for nw in workers for t in (threads if nw == 0 else (1,))]:
                 ex = DaskExecutor(n, workers=nw) if nw else LocalExecutor(n, threads=nt)
                 try:
@@ -138,9 +139,9 @@ def bench(configurations, cells, workers, years: int = 1, spinup: bool = False,
                 row = dict(configuration=name, cells=n, workers=nw, threads=nt, compile_s=round(max(first - year_s, 0.0), 2),
                            year_s=round(year_s, 3), us_per_cell_day=round(per, 3), ratio=round(per / base, 3),
                            peak_rss_mb=round(rss / 1024, 1), kb_per_cell=round(rss / n, 1))
-                if not (spun or nw):
+                if solver_due and not nw:
                     row.update(_spinup_cost(m, sites, forcing))
-                    spun = True
+                    solver_due = False
                 rows.append(row)
                 if progress:
                     progress(" ".join(f"{k}={v}" for k, v in row.items()))
