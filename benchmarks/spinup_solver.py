@@ -8,6 +8,12 @@ of a subset counts as its share), in forward-equivalent model years (wall time d
 the measured time of one forward year on the same grid) and in seconds, with both ratios.
 Forward years do not depend on the machine; on a shared or noisy machine the other two do.
 
+`--brute-log CONFIG=PATH` takes brute force's cost from the spin-up log of a `bgctestbed run`
+(`spinup_log.csv` of a run with `spinup.method = "brute"`: the paper protocol, hours to days on
+the world) instead of running it: its years over all stages are forward years of all cells,
+each counted as one forward-equivalent year. The run must be of the same cells, cycle and
+prespin for the ratio to mean anything.
+
 Grids: `ref12` (the 12-cell reference grid, 3 met years; `--cycle-years` 1 or 3) or `world`
 (the embedded world, optionally `--cells K` cells spread over it; `--cycle-years` 1 or 20).
 Usage: python benchmarks/spinup_solver.py --grid ref12 --configs CASA-C,MIMICS-C
@@ -16,8 +22,10 @@ Usage: python benchmarks/spinup_solver.py --grid ref12 --configs CASA-C,MIMICS-C
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
 import os
+from types import SimpleNamespace
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +76,22 @@ def setup(name, sites, cycle, prespin):
     return cfg, pj, st, np.asarray(p["active"], bool)
 
 
+def brute_from_log(path):
+    """Brute force's cost from a `bgctestbed run` spin-up log: the years of each stage (the
+    column counts from the start of its stage), summed; converged when the last row passed."""
+    with open(path) as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        raise SystemExit(f"{path}: no spin-up cycles logged")
+    years, wall = {}, {}
+    for r in rows:
+        years[r["stage"]] = max(years.get(r["stage"], 0.0), float(r["years"]))
+        wall[r["stage"]] = max(wall.get(r["stage"], 0.0), float(r["wall_s"] or 0.0))
+    total = sum(years.values())
+    return SimpleNamespace(forward_years=total, forward_equivalent_years=total, wall_s=sum(wall.values()),
+                           converged=rows[-1]["passed"] == "True")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--grid", choices=("ref12", "world"), default="ref12")
@@ -87,10 +111,13 @@ def main():
     ap.add_argument("--all-cells", action="store_true",
                     help="brute-force criteria on all simulated cells, unsolved ones included")
     ap.add_argument("--skip-brute", action="store_true")
+    ap.add_argument("--brute-log", default="",
+                    help="CONFIG=PATH[,...]: brute force's cost from a bgctestbed run's spinup_log.csv")
     ap.add_argument("--jacobian-every", type=int, default=1, help="chord: renew the Jacobian every k iterations")
     ap.add_argument("--no-presolve", action="store_true",
                     help="do not solve the first year repeated before the whole cycle")
     args = ap.parse_args()
+    logs = dict(item.split("=", 1) for item in args.brute_log.split(",") if item)
     sites, cycle = load_grid(args)
     print(f"grid {args.grid}: {sites.n} cells, cycle {len(cycle)} years, prespin {args.prespin}")
     rows = []
@@ -106,7 +133,11 @@ def main():
         print(f"  fallback {np.flatnonzero(rep.fallback_cells)}, unsolved "
               f"{np.flatnonzero(rep.unsolved_cells)}", flush=True)
         brep = None
-        if not args.skip_brute:
+        if name in logs:
+            brep = brute_from_log(logs[name])
+            print(f"{name} brute force (from {logs[name]}): {brep.forward_years:.0f} years, "
+                  f"criteria {'met' if brep.converged else 'NOT met'}", flush=True)
+        elif not args.skip_brute:
             cells = act if args.all_cells else act & ~rep.unsolved_cells
             step = max(1, args.max_cycles // 20)
 
