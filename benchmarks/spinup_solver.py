@@ -25,8 +25,8 @@ import argparse
 import csv
 import dataclasses
 import os
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -117,7 +117,12 @@ def main():
     ap.add_argument("--no-presolve", action="store_true",
                     help="do not solve the first year repeated before the whole cycle")
     args = ap.parse_args()
-    logs = dict(item.split("=", 1) for item in args.brute_log.split(",") if item)
+    logs = {}
+    for item in filter(None, args.brute_log.split(",")):
+        name, _, path = item.partition("=")
+        if name not in CONFIGS or not path:
+            ap.error(f"--brute-log: give CONFIG=PATH with CONFIG one of {', '.join(CONFIGS)}, not {item!r}")
+        logs[name] = path
     sites, cycle = load_grid(args)
     print(f"grid {args.grid}: {sites.n} cells, cycle {len(cycle)} years, prespin {args.prespin}")
     rows = []
